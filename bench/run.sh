@@ -1,0 +1,593 @@
+#!/usr/bin/env bash
+# bench/run.sh — tollgate vs nginx vs haproxy, one run, all on 127.0.0.1.
+#
+# For each worker count in $WORKERS it measures, one after the other and for the same duration,
+# requests/s and p50/p99 latency with wrk against:
+#   upstream  the tiny upstream directly        127.0.0.1:19001  (separate nginx, 1 worker)
+#   nginx     nginx proxying to the upstream    127.0.0.1:18081  (worker_processes N)
+#   haproxy   haproxy proxying to the upstream  127.0.0.1:18082  (nbthread N)
+#   tollgate  tollgate proxying to the upstream 127.0.0.1:18080  (serve --workers N, bench/gateway.yaml)
+#
+# Environment (all optional):
+#   DURATION=15s          wrk duration of each measured run
+#   WARMUP=3s             wrk warm-up before each measured run (not recorded)
+#   CONNECTIONS=64        wrk connections (-c)
+#   THREADS=2             wrk threads (-t); the reference box has 2 cores
+#   WORKERS="1 2"         proxy worker processes/threads, one round per value
+#   TARGETS="upstream nginx haproxy tollgate"   which targets to measure, in this order
+#   BENCH_PATH=/hello     request path (every target answers 200 "hello\n" for any path)
+#   NGINX_LOG=buffered    nginx access log: buffered (64k buffer, 1s flush) | off
+#   HAPROXY_LOG=devnull   haproxy access log: devnull | file | ring | off   (see bench/README.md)
+#   UPSTREAM_WORKERS=1    worker processes of the upstream nginx
+#   TOLLGATE_BIN=target/release/tollgate
+#   SKIP_BUILD=0          1: never run cargo build, use the binary as it is
+#   WAIT_IDLE=0           up to this many seconds to wait, before each measured run, until the CPU
+#                         used by other processes drops below IDLE_PCT (shared build machines)
+#   IDLE_PCT=10           "quiet" threshold for WAIT_IDLE, % of all CPUs
+#   KEEP_LOGS=0           1: keep the temp run dir and bench/out/tollgate-access.log
+#
+# stdout: the results (markdown). stderr: progress. A copy of the results goes to
+# bench/out/results-<UTC timestamp>.md. Everything started here is stopped on exit.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+
+DURATION=${DURATION:-15s}
+WARMUP=${WARMUP:-3s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+WORKERS=${WORKERS:-"1 2"}
+TARGETS=${TARGETS:-"upstream nginx haproxy tollgate"}
+BENCH_PATH=${BENCH_PATH:-/hello}
+HAPROXY_LOG=${HAPROXY_LOG:-devnull}
+NGINX_LOG=${NGINX_LOG:-buffered}
+UPSTREAM_WORKERS=${UPSTREAM_WORKERS:-1}
+TOLLGATE_BIN=${TOLLGATE_BIN:-$ROOT/target/release/tollgate}
+SKIP_BUILD=${SKIP_BUILD:-0}
+KEEP_LOGS=${KEEP_LOGS:-0}
+WAIT_IDLE=${WAIT_IDLE:-0}
+IDLE_PCT=${IDLE_PCT:-10}
+
+# Fixed by the contract (bench/gateway.yaml hard-codes the tollgate ones).
+readonly UPSTREAM_PORT=19001 TOLLGATE_PORT=18080 NGINX_PORT=18081 HAPROXY_PORT=18082 TOLLGATE_ADMIN_PORT=19180
+readonly HOST=127.0.0.1
+readonly TOLLGATE_CONFIG=bench/gateway.yaml                # relative to $ROOT, tollgate runs from $ROOT
+readonly TOLLGATE_ACCESS_LOG=$ROOT/bench/out/tollgate-access.log   # as set in bench/gateway.yaml
+readonly START_TIMEOUT=20   # seconds a server gets to answer its first request
+readonly STOP_TIMEOUT=5     # seconds a server gets to exit after SIGTERM before SIGKILL
+
+export PATH="$PATH:/usr/sbin:/sbin"
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+  printf '\n[bench] ERROR: %s\n\n' "$*" >&2
+  FAILED=1
+  exit 1
+}
+
+# ---------------------------------------------------------------- argument checks
+to_seconds() { # 15s | 2m | 15 -> seconds
+  local v=$1
+  case $v in
+    *s) v=${v%s} ;;
+    *m) v=$((${v%m} * 60)) ;;
+    *h) v=$((${v%h} * 3600)) ;;
+  esac
+  [[ $v =~ ^[0-9]+$ ]] || die "cannot parse duration '$1' (use e.g. 15s, 2m)"
+  echo "$v"
+}
+DURATION_S=$(to_seconds "$DURATION")
+WARMUP_S=$(to_seconds "$WARMUP")
+[[ $CONNECTIONS =~ ^[0-9]+$ && $THREADS =~ ^[0-9]+$ ]] || die "CONNECTIONS and THREADS must be integers"
+((THREADS <= CONNECTIONS)) || die "THREADS ($THREADS) must not exceed CONNECTIONS ($CONNECTIONS)"
+for n in $WORKERS; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "WORKERS must be positive integers, got '$n'"; done
+for t in $TARGETS; do
+  case $t in upstream | nginx | haproxy | tollgate) ;; *) die "unknown target '$t' (upstream nginx haproxy tollgate)" ;; esac
+done
+case $HAPROXY_LOG in devnull | file | ring | off) ;; *) die "HAPROXY_LOG must be devnull, file, ring or off" ;; esac
+case $NGINX_LOG in buffered | off) ;; *) die "NGINX_LOG must be buffered or off" ;; esac
+[[ $BENCH_PATH == /* ]] || die "BENCH_PATH must start with /"
+[[ $WAIT_IDLE =~ ^[0-9]+$ && $IDLE_PCT =~ ^[0-9]+$ ]] || die "WAIT_IDLE and IDLE_PCT must be integers"
+
+wants() { [[ " $TARGETS " == *" $1 "* ]]; }
+
+# ---------------------------------------------------------------- process bookkeeping
+FAILED=0
+PIDS=()          # process-group leaders we started (setsid), stopped in reverse order
+declare -A PNAME # pid -> name
+RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench.XXXXXX")
+
+# start_bg NAME CMD... — run CMD in its own session/process group, output to $RUN_DIR/NAME.out.
+# Sets STARTED_PID.
+start_bg() {
+  local name=$1
+  shift
+  setsid "$@" >"$RUN_DIR/$name.out" 2>&1 </dev/null &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+  PNAME[$STARTED_PID]=$name
+}
+
+# stop_pid PID — SIGTERM its process group, wait up to STOP_TIMEOUT s, then SIGKILL it.
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+    kill -0 -- "-$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 -- "-$pid" 2>/dev/null; then
+    log "${PNAME[$pid]:-pid $pid} did not stop within ${STOP_TIMEOUT}s, sending SIGKILL"
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+  local keep=() p
+  for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+cleanup() {
+  local rc=$? i
+  trap - EXIT INT TERM
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  if ((rc != 0 || FAILED)); then
+    log "failed; configs and server logs kept in $RUN_DIR"
+  elif [[ $KEEP_LOGS == 1 ]]; then
+    log "run dir kept: $RUN_DIR"
+  else
+    rm -rf "$RUN_DIR"
+    rm -f "$TOLLGATE_ACCESS_LOG"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# ---------------------------------------------------------------- tools, build
+need_install=0
+for cmd in wrk nginx haproxy curl; do command -v "$cmd" >/dev/null 2>&1 || need_install=1; done
+if ((need_install)); then
+  log "some tools are missing, running bench/install.sh"
+  "$BENCH_DIR/install.sh" >&2
+fi
+
+if wants tollgate && [[ $SKIP_BUILD != 1 ]]; then
+  stale=0
+  if [[ ! -x $TOLLGATE_BIN ]]; then
+    stale=1
+  elif [[ -n $(find "$ROOT/crates" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$TOLLGATE_BIN" \
+    \( -name '*.rs' -o -name 'Cargo.toml' -o -name 'Cargo.lock' -o -name '*.json' -o -name '*.yaml' \) \
+    -print -quit 2>/dev/null) ]]; then
+    stale=1
+  fi
+  if ((stale)); then
+    log "building tollgate: cargo build --release -p tollgate (binary missing or older than sources)"
+    (cd "$ROOT" && cargo build --release -p tollgate) >&2 ||
+      die "cargo build --release -p tollgate failed; run with TARGETS=\"upstream nginx haproxy\" to bench the others"
+  fi
+fi
+if wants tollgate; then
+  [[ -x $TOLLGATE_BIN ]] || die "tollgate binary not found at $TOLLGATE_BIN"
+fi
+
+# ---------------------------------------------------------------- pre-flight: ports must be free
+port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+for p in $UPSTREAM_PORT $TOLLGATE_PORT $NGINX_PORT $HAPROXY_PORT $TOLLGATE_ADMIN_PORT; do
+  port_busy "$p" && die "port $HOST:$p is already in use; stop whatever listens there (ss -ltnp)"
+done
+
+# ---------------------------------------------------------------- configs
+NGINX_TEMP_PATHS() { # $1 = dir; nginx wants writable temp dirs even if unused
+  local d=$1
+  mkdir -p "$d/tmp"
+  cat <<EOF
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path       $d/tmp/proxy;
+    fastcgi_temp_path     $d/tmp/fastcgi;
+    uwsgi_temp_path       $d/tmp/uwsgi;
+    scgi_temp_path        $d/tmp/scgi;
+EOF
+}
+
+write_upstream_conf() {
+  local d=$RUN_DIR/upstream
+  mkdir -p "$d"
+  cat >"$d/nginx.conf" <<EOF
+# The tiny upstream: a separate nginx instance, not shared with any contestant.
+daemon off;
+worker_processes $UPSTREAM_WORKERS;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 4096; }
+http {
+$(NGINX_TEMP_PATHS "$d")
+    access_log off;
+    server_tokens off;
+    keepalive_timeout 75s;
+    keepalive_requests 1000000;
+    default_type text/plain;
+    server {
+        listen $HOST:$UPSTREAM_PORT backlog=4096;
+        location / { return 200 "hello\n"; }
+    }
+}
+EOF
+}
+
+write_nginx_conf() { # $1 = workers
+  local n=$1 d=$RUN_DIR/nginx-$1 access_log
+  mkdir -p "$d"
+  if [[ $NGINX_LOG == off ]]; then
+    access_log="access_log off;"
+  else
+    access_log="access_log $d/access.log bench buffer=64k flush=1s;"
+  fi
+  cat >"$d/nginx.conf" <<EOF
+# nginx as a reverse proxy: $n worker(s), keep-alive pool to the upstream, buffered access log.
+daemon off;
+worker_processes $n;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 4096; }
+http {
+$(NGINX_TEMP_PATHS "$d")
+    server_tokens off;
+    keepalive_timeout 75s;
+    keepalive_requests 1000000;
+    # Same fields as tollgate's bench access log (requestId, route, status, length, upstream time).
+    log_format bench escape=json '{"requestId":"\$request_id","routeKey":"/","status":"\$status",'
+                                 '"responseLength":"\$body_bytes_sent","integrationLatency":"\$upstream_response_time"}';
+    $access_log
+    upstream bench_upstream {
+        server $HOST:$UPSTREAM_PORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+        keepalive_timeout 75s;
+    }
+    server {
+        listen $HOST:$NGINX_PORT reuseport backlog=4096;
+        location / {
+            proxy_pass http://bench_upstream;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+}
+
+write_haproxy_conf() { # $1 = workers
+  local n=$1 d=$RUN_DIR/haproxy-$1 logline
+  mkdir -p "$d"
+  case $HAPROXY_LOG in
+    devnull | file) logline="    log stdout format raw local0" ;;
+    ring) logline="    log ring@benchlog format raw local0" ;;
+    off) logline="" ;;
+  esac
+  {
+    cat <<EOF
+# haproxy as a reverse proxy: $n thread(s), connection reuse to the upstream, access log: $HAPROXY_LOG.
+global
+    nbthread $n
+    maxconn 4096
+$logline
+EOF
+    if [[ $HAPROXY_LOG == ring ]]; then
+      cat <<'EOF'
+
+ring benchlog
+    format raw
+    maxlen 1024
+    size 4194304
+EOF
+    fi
+    cat <<EOF
+
+defaults
+    mode http
+    log global
+    option http-keep-alive
+    http-reuse always
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    timeout http-keep-alive 75s
+    # Same fields as tollgate's bench access log (requestId, route, status, length, upstream time).
+    unique-id-format %{+X}o\ %ci:%cp_%fi:%fp_%Ts_%rt:%pid
+    log-format '{"requestId":"%ID","routeKey":"/","status":"%ST","responseLength":"%B","integrationLatency":"%Tr"}'
+
+frontend bench
+    bind $HOST:$HAPROXY_PORT
+    default_backend upstream
+
+backend upstream
+    server up $HOST:$UPSTREAM_PORT
+EOF
+  } >"$d/haproxy.cfg"
+}
+
+# ---------------------------------------------------------------- server control
+# wait_ready NAME PID PORT — until GET BENCH_PATH answers, or fail with the server's output.
+wait_ready() {
+  local name=$1 pid=$2 port=$3 i
+  for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "$name exited during start-up; its output:"
+      tail -n 30 "$RUN_DIR/$name.out" >&2 || true
+      die "$name did not start"
+    fi
+    curl -s -o /dev/null --max-time 1 "http://$HOST:$port$BENCH_PATH" && return 0
+    sleep 0.1
+  done
+  tail -n 30 "$RUN_DIR/$name.out" >&2 || true
+  die "$name did not answer on $HOST:$port within ${START_TIMEOUT}s"
+}
+
+# check_200 NAME URL — the target must answer 200 with the upstream's body, or we stop here.
+check_200() {
+  local name=$1 url=$2 code body
+  code=$(curl -sS -o "$RUN_DIR/check.body" -w '%{http_code}' --max-time 5 "$url") ||
+    die "$name: curl $url failed"
+  body=$(cat "$RUN_DIR/check.body")
+  [[ $code == 200 ]] || die "$name: GET $url answered $code, not 200 (body: ${body:0:200})"
+  [[ $body == hello ]] || die "$name: GET $url answered 200 but not the upstream's body (got: ${body:0:200})"
+  # A second, different path: every path must reach the upstream.
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "${url%/*}/some/other/path?q=1") ||
+    die "$name: curl ${url%/*}/some/other/path failed"
+  [[ $code == 200 ]] || die "$name: GET /some/other/path?q=1 answered $code, not 200"
+}
+
+UPSTREAM_PID=
+start_upstream() {
+  write_upstream_conf
+  start_bg upstream nginx -p "$RUN_DIR/upstream/" -e "$RUN_DIR/upstream/error.log" -c "$RUN_DIR/upstream/nginx.conf"
+  UPSTREAM_PID=$STARTED_PID
+  wait_ready upstream "$UPSTREAM_PID" "$UPSTREAM_PORT"
+}
+
+# start_target TARGET N — start the contestant with N workers; sets TARGET_PID, TARGET_PORT, TARGET_LOG.
+start_target() {
+  local t=$1 n=$2 d
+  TARGET_PID='' TARGET_LOG=''
+  case $t in
+    upstream)
+      TARGET_PORT=$UPSTREAM_PORT
+      return 0
+      ;;
+    nginx)
+      write_nginx_conf "$n"
+      d=$RUN_DIR/nginx-$n
+      nginx -t -q -p "$d/" -e "$d/error.log" -c "$d/nginx.conf" 2>&1 | sed 's/^/  nginx -t: /' >&2 || true
+      start_bg "nginx-$n" nginx -p "$d/" -e "$d/error.log" -c "$d/nginx.conf"
+      TARGET_PORT=$NGINX_PORT
+      [[ $NGINX_LOG == off ]] || TARGET_LOG=$d/access.log
+      ;;
+    haproxy)
+      write_haproxy_conf "$n"
+      d=$RUN_DIR/haproxy-$n
+      haproxy -c -q -f "$d/haproxy.cfg" >&2 || die "haproxy rejected $d/haproxy.cfg"
+      if [[ $HAPROXY_LOG == file ]]; then
+        # stdout is the access log (haproxy's "log stdout"); stderr keeps the server's messages.
+        setsid haproxy -db -f "$d/haproxy.cfg" >"$d/access.log" 2>"$RUN_DIR/haproxy-$n.out" </dev/null &
+        STARTED_PID=$!
+        PIDS+=("$STARTED_PID")
+        PNAME[$STARTED_PID]=haproxy-$n
+        TARGET_LOG=$d/access.log
+      elif [[ $HAPROXY_LOG == devnull ]]; then
+        setsid haproxy -db -f "$d/haproxy.cfg" >/dev/null 2>"$RUN_DIR/haproxy-$n.out" </dev/null &
+        STARTED_PID=$!
+        PIDS+=("$STARTED_PID")
+        PNAME[$STARTED_PID]=haproxy-$n
+      else
+        start_bg "haproxy-$n" haproxy -db -f "$d/haproxy.cfg"
+      fi
+      TARGET_PORT=$HAPROXY_PORT
+      ;;
+    tollgate)
+      mkdir -p "$(dirname "$TOLLGATE_ACCESS_LOG")"
+      rm -f "$TOLLGATE_ACCESS_LOG"
+      # shellcheck disable=SC2086,SC2016 # TOLLGATE_ARGS is a word list; $1/$@ expand in the child
+      start_bg "tollgate-$n" bash -c 'cd "$1" && shift && exec "$@"' _ "$ROOT" \
+        "$TOLLGATE_BIN" serve --config "$TOLLGATE_CONFIG" --workers "$n" ${TOLLGATE_ARGS:-}
+      TARGET_PORT=$TOLLGATE_PORT TARGET_LOG=$TOLLGATE_ACCESS_LOG
+      ;;
+  esac
+  TARGET_PID=$STARTED_PID
+  wait_ready "${PNAME[$TARGET_PID]}" "$TARGET_PID" "$TARGET_PORT"
+}
+
+# ---------------------------------------------------------------- wrk
+declare -A R # "target,n,field" -> value
+
+# run_wrk OUTFILE SECONDS URL [--latency] — bounded by `timeout`; prints the WRK_RESULT line.
+run_wrk() {
+  local out=$1 secs=$2 url=$3
+  shift 3
+  timeout -k 5 "$((secs + 30))" wrk -t "$THREADS" -c "$CONNECTIONS" -d "${secs}s" --timeout 2s \
+    -s "$BENCH_DIR/report.lua" "$@" "$url" >"$out" 2>&1 || {
+    cat "$out" >&2
+    die "wrk against $url failed or timed out"
+  }
+  grep -m1 '^WRK_RESULT ' "$out" || die "no WRK_RESULT line in wrk output ($out)"
+}
+
+# cpu_busy_pct — % of all CPUs busy over the next second. Called when only idle servers of ours
+# run, so it measures what *other* processes (builds, ...) take from the benchmark.
+cpu_busy_pct() {
+  local u n s i w q sq st t1 i1 t2 i2
+  read -r _ u n s i w q sq st _ </proc/stat
+  t1=$((u + n + s + i + w + q + sq + st)) i1=$((i + w))
+  sleep 1
+  read -r _ u n s i w q sq st _ </proc/stat
+  t2=$((u + n + s + i + w + q + sq + st)) i2=$((i + w))
+  echo $((t2 > t1 ? 100 * ((t2 - t1) - (i2 - i1)) / (t2 - t1) : 0))
+}
+
+count_lines() { [[ -n ${1:-} && -f $1 ]] && wc -l <"$1" || echo 0; }
+
+bench_target() { # TARGET N
+  local t=$1 n=$2 url line kv k v warm_requests log_before log_after
+  url="http://$HOST:"
+  start_target "$t" "$n"
+  url+="$TARGET_PORT$BENCH_PATH"
+  check_200 "$t" "$url"
+
+  log "$t (workers=$n): warm-up ${WARMUP_S}s"
+  line=$(run_wrk "$RUN_DIR/wrk-warmup-$t-$n.txt" "$WARMUP_S" "$url")
+  warm_requests=$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$line")
+  # Sampling other processes' CPU use takes 1 s, which also lets buffered access logs (flush=1s)
+  # catch up before we count their lines.
+  local bg waited=0
+  bg=$(cpu_busy_pct)
+  while ((bg > IDLE_PCT && waited < WAIT_IDLE)); do
+    ((waited % 30 == 0)) && log "other processes use ${bg}% CPU, waiting for a quiet machine (${waited}/${WAIT_IDLE}s)"
+    sleep 4
+    waited=$((waited + 5))
+    bg=$(cpu_busy_pct)
+  done
+  ((bg > IDLE_PCT)) && log "WARNING: other processes use ${bg}% CPU; $t figures will be disturbed"
+  R[$t,$n,bg]=$bg
+  sleep 0.3
+  log_before=$(count_lines "$TARGET_LOG")
+
+  log "$t (workers=$n): measuring ${DURATION_S}s, wrk -t$THREADS -c$CONNECTIONS"
+  line=$(run_wrk "$RUN_DIR/wrk-$t-$n.txt" "$DURATION_S" "$url" --latency)
+  for kv in ${line#WRK_RESULT }; do
+    k=${kv%%=*} v=${kv#*=}
+    R[$t,$n,$k]=$v
+  done
+  ((R[$t,$n,requests] > 0)) || die "$t (workers=$n): wrk completed no requests"
+  mkdir -p "$OUT_DIR/raw-$TS"
+  cp "$RUN_DIR/wrk-$t-$n.txt" "$OUT_DIR/raw-$TS/$t-$n.txt"
+
+  if [[ $t == tollgate ]]; then
+    # Metrics must be on; and tollgate drops access-log records rather than block when its log
+    # writer falls behind: count those, a dropped record is work the others did and tollgate skipped.
+    local code
+    code=$(curl -s -o "$RUN_DIR/metrics-$n.txt" -w '%{http_code}' --max-time 5 "http://$HOST:$TOLLGATE_ADMIN_PORT/metrics" || echo 000)
+    if [[ $code == 200 ]]; then
+      R[$t,$n,dropped]=$(awk '/^tollgate_access_log_dropped_total/ { s += $NF } END { printf "%.0f", s }' "$RUN_DIR/metrics-$n.txt")
+      ((R[$t,$n,dropped] == 0)) || log "WARNING: tollgate dropped ${R[$t,$n,dropped]} access-log records"
+    else
+      log "WARNING: tollgate metrics endpoint http://$HOST:$TOLLGATE_ADMIN_PORT/metrics answered $code"
+      R[$t,$n,dropped]="? (no /metrics)"
+    fi
+  fi
+  if [[ -n $TARGET_PID ]]; then
+    stop_pid "$TARGET_PID" # also flushes buffered access logs
+  fi
+  if [[ -n $TARGET_LOG ]]; then
+    log_after=$(count_lines "$TARGET_LOG")
+    R[$t,$n,logged]=$((log_after - log_before))
+    [[ -z ${R[$t,$n,dropped]:-} ]] || R[$t,$n,logged]+=" (dropped: ${R[$t,$n,dropped]})"
+  fi
+  log "$t (workers=$n): ${R[$t,$n,rps]} req/s, p50 ${R[$t,$n,p50_us]} us, p99 ${R[$t,$n,p99_us]} us (warm-up: $warm_requests requests)"
+}
+
+# ---------------------------------------------------------------- machine info
+ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+int() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
+
+machine_info() {
+  local model mem os
+  model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+  # shellcheck disable=SC1091
+  os=$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown}")
+  echo "- CPU: ${model:-unknown}, nproc=$(nproc) ($(lscpu 2>/dev/null | awk -F': +' '/^Hypervisor vendor/ { print "VM, " $2 }'))"
+  echo "- Memory: $mem; OS: $os; kernel $(uname -r)"
+  echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //')"
+  echo "- haproxy: $(haproxy -v 2>&1 | head -n1 | awk '{ print $3 }')"
+  echo "- wrk: $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }')"
+  echo "- rustc: $(rustc --version 2>/dev/null || echo 'not found')"
+  if wants tollgate; then
+    echo "- tollgate: $TOLLGATE_BIN (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit'), built $(date -u -r "$TOLLGATE_BIN" +%Y-%m-%dT%H:%MZ))"
+  fi
+  echo "- Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# ---------------------------------------------------------------- main
+OUT_DIR=$BENCH_DIR/out
+mkdir -p "$OUT_DIR"
+TS=$(date -u +%Y%m%dT%H%M%SZ)
+OUT_FILE=$OUT_DIR/results-$TS.md
+
+MACHINE=$(machine_info)
+log "run dir $RUN_DIR; targets: $TARGETS; workers: $WORKERS; wrk -t$THREADS -c$CONNECTIONS -d$DURATION_S s (+${WARMUP_S}s warm-up)"
+start_upstream
+for n in $WORKERS; do
+  for t in $TARGETS; do
+    bench_target "$t" "$n"
+  done
+done
+stop_pid "$UPSTREAM_PID"
+
+# ---------------------------------------------------------------- report
+report() {
+  local n t e
+  echo "## Run $(date -u -d "${TS:0:8} ${TS:9:2}:${TS:11:2}:${TS:13:2}" '+%Y-%m-%d %H:%M:%S UTC' 2>/dev/null || echo "$TS")"
+  echo
+  echo "$MACHINE"
+  echo "- Load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION_S}s --timeout 2s, ${WARMUP_S}s warm-up per target, GET $BENCH_PATH, all on $HOST"
+  echo "- Upstream: nginx, $UPSTREAM_WORKERS worker, return 200 \"hello\\n\" (keep-alive); nginx log: $NGINX_LOG; haproxy log: $HAPROXY_LOG"
+  echo "- Targets measured: $TARGETS"
+  echo
+  echo "| workers | target | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | non-2xx | socket errors | access-log lines | other CPU % |"
+  echo "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  for n in $WORKERS; do
+    for t in $TARGETS; do
+      e=$((R[$t,$n,err_connect] + R[$t,$n,err_read] + R[$t,$n,err_write] + R[$t,$n,err_timeout]))
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+        "$n" "$([[ $t == upstream ]] && echo "upstream (direct)" || echo "$t")" "$(int "${R[$t,$n,rps]}")" \
+        "$(ms "${R[$t,$n,p50_us]}")" "$(ms "${R[$t,$n,p90_us]}")" "$(ms "${R[$t,$n,p99_us]}")" \
+        "$(ms "${R[$t,$n,p999_us]}")" "$(ms "${R[$t,$n,max_us]}")" "${R[$t,$n,non2xx]}" "$e" \
+        "${R[$t,$n,logged]:-n/a}" "${R[$t,$n,bg]}"
+    done
+  done
+  echo
+  if wants tollgate && { wants nginx || wants haproxy; }; then
+    echo "Ratios (tollgate / other; req/s: higher is better for tollgate, p99: lower is better):"
+    echo
+    echo "| workers | req/s tollgate/nginx | req/s tollgate/haproxy | p99 tollgate/nginx | p99 tollgate/haproxy |"
+    echo "|--:|--:|--:|--:|--:|"
+    for n in $WORKERS; do
+      printf '| %s | %s | %s | %s | %s |\n' "$n" \
+        "$(wants nginx && ratio "${R[tollgate,$n,rps]}" "${R[nginx,$n,rps]}" || echo n/a)" \
+        "$(wants haproxy && ratio "${R[tollgate,$n,rps]}" "${R[haproxy,$n,rps]}" || echo n/a)" \
+        "$(wants nginx && ratio "${R[tollgate,$n,p99_us]}" "${R[nginx,$n,p99_us]}" || echo n/a)" \
+        "$(wants haproxy && ratio "${R[tollgate,$n,p99_us]}" "${R[haproxy,$n,p99_us]}" || echo n/a)"
+    done
+    echo
+  elif ! wants tollgate; then
+    echo "tollgate was not measured in this run (TARGETS=\"$TARGETS\"), so there are no tollgate ratios."
+    echo
+  else
+    echo "Neither nginx nor haproxy was measured in this run, so there are no tollgate ratios."
+    echo
+  fi
+  local disturbed=()
+  for n in $WORKERS; do
+    for t in $TARGETS; do
+      ((R[$t,$n,bg] > IDLE_PCT)) && disturbed+=("$t/$n:${R[$t,$n,bg]}%")
+    done
+  done
+  if ((${#disturbed[@]})); then
+    echo "**Warning:** other processes were using the CPU before these measurements (target/workers:CPU%):"
+    echo "${disturbed[*]}. Treat their figures as noisy; re-run on a quiet machine or with WAIT_IDLE=600."
+    echo
+  fi
+  echo "\`workers\` is the round: worker processes/threads of the proxies (the upstream always has $UPSTREAM_WORKERS)."
+  echo "\`access-log lines\` counts lines the target logged during the measured run (up to $CONNECTIONS more than wrk's"
+  echo "count: requests in flight when wrk stopped); for tollgate, \`dropped\` is its"
+  echo "tollgate_access_log_dropped_total counter (records skipped rather than written)."
+  echo "\`other CPU %\` is the share of all CPUs that other processes used in the second before the"
+  echo "measured run (above $IDLE_PCT% the figures are disturbed)."
+  echo "Raw wrk output: bench/out/raw-$TS/<target>-<workers>.txt."
+  echo
+}
+
+report | tee -a "$OUT_FILE"
+log "results appended to $OUT_FILE"

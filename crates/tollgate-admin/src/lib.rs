@@ -1,0 +1,147 @@
+//! The admin listener (default `127.0.0.1:9180`): `/metrics` for Prometheus and the `/admin/*`
+//! JSON API.
+//!
+//! It knows nothing of the data plane: the binary hands it callbacks, so reload goes through
+//! the same code path as SIGHUP and this crate never depends on tollgate-proxy.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Renders the Prometheus text exposition.
+pub type MetricsFn = Arc<dyn Fn() -> String + Send + Sync>;
+/// Reloads the configuration: `Ok(summary)` or `Err(every error, one per entry)`.
+pub type ReloadFn = Arc<dyn Fn() -> Result<String, Vec<String>> + Send + Sync>;
+
+/// What the admin API can do.
+#[derive(Clone)]
+pub struct AdminHandlers {
+    pub metrics: MetricsFn,
+    pub reload: ReloadFn,
+}
+
+/// Serve the admin API on `listener` until `shutdown` turns true. With a `token`, every
+/// request must carry `Authorization: Bearer <token>`.
+pub async fn serve(
+    listener: TcpListener,
+    token: Option<String>,
+    handlers: AdminHandlers,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let token: Option<Arc<str>> = token.map(Arc::from);
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => if *shutdown.borrow() { return } else { continue },
+        };
+        let handlers = handlers.clone();
+        let token = token.clone();
+        let svc = service_fn(move |req| {
+            let handlers = handlers.clone();
+            let token = token.clone();
+            async move { Ok::<_, Infallible>(route(&handlers, token.as_deref(), req)) }
+        });
+        tokio::spawn(async move {
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+fn json(status: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(value.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn authorized(token: Option<&str>, req: &Request<Incoming>) -> bool {
+    let Some(token) = token else { return true };
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+}
+
+/// Compare without an early exit, so response time does not reveal a token prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn route(h: &AdminHandlers, token: Option<&str>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if !authorized(token, &req) {
+        return json(
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({"message": "Unauthorized"}),
+        );
+    }
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/metrics") => {
+            let mut r = Response::new(Full::new(Bytes::from((h.metrics)())));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            r
+        }
+        (&Method::GET, "/admin/health") => {
+            json(StatusCode::OK, serde_json::json!({"status": "ok"}))
+        }
+        (&Method::POST, "/admin/reload") => match (h.reload)() {
+            Ok(summary) => json(
+                StatusCode::OK,
+                serde_json::json!({"status": "reloaded", "summary": summary}),
+            ),
+            Err(errors) => json(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({"status": "rejected", "errors": errors}),
+            ),
+        },
+        (_, "/metrics" | "/admin/health" | "/admin/reload") => json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            serde_json::json!({"message": "Method Not Allowed"}),
+        ),
+        _ => json(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({"message": "Not Found"}),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

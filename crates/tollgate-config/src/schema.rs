@@ -1,0 +1,357 @@
+//! Raw configuration types: what the file says, before any semantic check.
+//!
+//! These types only know how to parse. They are strict (`deny_unknown_fields`), use snake_case
+//! names with the unit in the name (`timeout_ms`, `max_age_seconds`), and every field carries a
+//! doc comment, which becomes its description in the JSON Schema (`docs/config.schema.json`).
+//!
+//! Structs are flat on purpose: one [`Integration`] with a `type` field and optional fields for
+//! every type, rather than a serde-tagged enum, so that a JSON-Schema error points at the one
+//! wrong field instead of "no variant matched". `compile()` checks which fields fit which type.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The default `account_id`.
+pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+/// The default `region`.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// The default admin listener address.
+pub const DEFAULT_ADMIN_ADDRESS: &str = "127.0.0.1:9180";
+/// The default access-log format: AWS's JSON example (aws-facts §5.1, DG23 http-api-logging.md).
+pub const DEFAULT_ACCESS_LOG_FORMAT: &str = r#"{ "requestId":"$context.requestId", "ip": "$context.identity.sourceIp", "requestTime":"$context.requestTime", "httpMethod":"$context.httpMethod","routeKey":"$context.routeKey", "status":"$context.status","protocol":"$context.protocol", "responseLength":"$context.responseLength" }"#;
+/// AWS HTTP API payload size limit, 10 MB (aws-facts §2.2).
+pub const MAX_BODY_BYTES: u64 = 10_485_760;
+/// AWS HTTP API limit on the request line plus header values (aws-facts §2.2).
+pub const DEFAULT_MAX_HEADER_BYTES: u64 = 10_240;
+/// AWS HTTP API maximum integration timeout, 30 s (aws-facts §2.2).
+pub const MAX_TIMEOUT_MS: u64 = 30_000;
+/// Lower bound of an integration timeout (aws-facts §2.2, UNCONFIRMED there but AWS's API says 50).
+pub const MIN_TIMEOUT_MS: u64 = 50;
+
+/// A tollgate configuration file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "tollgate configuration")]
+pub struct Config {
+    /// AWS account id (12 digits) reported in Lambda events and `$context.accountId`.
+    #[serde(default = "default_account_id")]
+    pub account_id: String,
+    /// AWS Region name (for example `us-east-1`), used in `domainName` and for pricing.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Addresses the gateway listens on; at least one. Every API is served on one of them.
+    #[schemars(length(min = 1))]
+    pub listeners: Vec<Listener>,
+    /// The admin listener (`/metrics`, `/admin/*`, dashboard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<Admin>,
+    /// Connection handling and request limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<Server>,
+    /// Access logging in AWS's `$context` format language; off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<AccessLog>,
+    /// The APIs this gateway serves.
+    #[serde(default)]
+    pub apis: Vec<Api>,
+}
+
+fn default_account_id() -> String {
+    DEFAULT_ACCOUNT_ID.to_owned()
+}
+
+fn default_region() -> String {
+    DEFAULT_REGION.to_owned()
+}
+
+/// One listening socket.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    /// Name that APIs refer to in their `listener` field; unique.
+    pub name: String,
+    /// Socket address, `IP:PORT` (for example `0.0.0.0:8080` or `[::]:8080`; port 0 picks a free port).
+    pub address: String,
+}
+
+/// The admin listener.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Socket address of the admin listener, `IP:PORT`.
+    #[serde(default = "default_admin_address")]
+    pub address: String,
+    /// Bearer token required on `/admin/*`; mandatory when `address` is not a loopback address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+fn default_admin_address() -> String {
+    DEFAULT_ADMIN_ADDRESS.to_owned()
+}
+
+/// Connection handling and request limits.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Runtime worker threads; one per CPU core when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub workers: Option<u64>,
+    /// Time allowed for a client to send the request line and headers, in milliseconds.
+    #[serde(default = "default_header_read_timeout_ms")]
+    #[schemars(range(min = 1))]
+    pub header_read_timeout_ms: u64,
+    /// Time allowed for a client to send the whole request body, in milliseconds.
+    #[serde(default = "default_body_read_timeout_ms")]
+    #[schemars(range(min = 1))]
+    pub body_read_timeout_ms: u64,
+    /// Keep-alive connections idle longer than this are closed, in milliseconds.
+    #[serde(default = "default_idle_timeout_ms")]
+    #[schemars(range(min = 1))]
+    pub idle_timeout_ms: u64,
+    /// Deadline for draining in-flight requests on shutdown, in milliseconds.
+    #[serde(default = "default_shutdown_grace_ms")]
+    pub shutdown_grace_ms: u64,
+    /// Largest accepted request body in bytes; at most 10485760 (AWS HTTP API payload limit, 10 MB).
+    #[serde(default = "default_max_body_bytes")]
+    #[schemars(range(max = 10_485_760))]
+    pub max_body_bytes: u64,
+    /// Largest request line plus header values in bytes (AWS HTTP API: 10240).
+    #[serde(default = "default_max_header_bytes")]
+    #[schemars(range(min = 1))]
+    pub max_header_bytes: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            workers: None,
+            header_read_timeout_ms: default_header_read_timeout_ms(),
+            body_read_timeout_ms: default_body_read_timeout_ms(),
+            idle_timeout_ms: default_idle_timeout_ms(),
+            shutdown_grace_ms: default_shutdown_grace_ms(),
+            max_body_bytes: default_max_body_bytes(),
+            max_header_bytes: default_max_header_bytes(),
+        }
+    }
+}
+
+fn default_header_read_timeout_ms() -> u64 {
+    10_000
+}
+fn default_body_read_timeout_ms() -> u64 {
+    30_000
+}
+fn default_idle_timeout_ms() -> u64 {
+    60_000
+}
+fn default_shutdown_grace_ms() -> u64 {
+    30_000
+}
+fn default_max_body_bytes() -> u64 {
+    MAX_BODY_BYTES
+}
+fn default_max_header_bytes() -> u64 {
+    DEFAULT_MAX_HEADER_BYTES
+}
+
+/// Access logging.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLog {
+    /// `stdout`, or the path of a file to append to.
+    #[serde(default = "default_log_destination")]
+    pub destination: String,
+    /// An AWS access-log format: one line, at most 3072 bytes, containing `$context.requestId` or
+    /// `$context.extendedRequestId`, using only HTTP API `$context` variables.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+}
+
+fn default_log_destination() -> String {
+    "stdout".to_owned()
+}
+
+fn default_log_format() -> String {
+    DEFAULT_ACCESS_LOG_FORMAT.to_owned()
+}
+
+/// The API type: `http` (HTTP API), `rest` (REST API) or `websocket` (WebSocket API). Only
+/// `http` is supported so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Http,
+    Rest,
+    Websocket,
+}
+
+/// One API (an AWS HTTP API).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Name of the API; unique.
+    pub name: String,
+    /// API id as in `{id}.execute-api.{region}.amazonaws.com`: 1 to 10 lowercase letters and
+    /// digits, unique. Derived from `name` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// API type.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Name of the listener serving this API; may be left out when there is one listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener: Option<String>,
+    /// Host names (custom domains) this API answers on its listener. Without hosts, the API is
+    /// the listener's default API (at most one per listener).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Tags, at most 50; reports can group by them.
+    #[serde(default)]
+    #[schemars(extend("maxProperties" = 50))]
+    pub tags: BTreeMap<String, String>,
+    /// CORS: when present, preflight requests are answered and CORS headers are added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Cors>,
+    /// Stages, at most 10; one `$default` stage when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 10))]
+    pub stages: Option<Vec<Stage>>,
+    /// Routes, at most 300.
+    #[serde(default)]
+    #[schemars(length(max = 300))]
+    pub routes: Vec<Route>,
+    /// Integrations by name, at most 300.
+    #[serde(default)]
+    #[schemars(extend("maxProperties" = 300))]
+    pub integrations: BTreeMap<String, Integration>,
+}
+
+/// CORS settings (AWS `CorsConfiguration`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cors {
+    /// Allowed origins (`Access-Control-Allow-Origin`), for example `https://example.com` or `*`.
+    #[serde(default)]
+    pub allow_origins: Vec<String>,
+    /// Allowed methods (`Access-Control-Allow-Methods`), for example `GET` or `*`.
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    /// Allowed request headers (`Access-Control-Allow-Headers`), for example `authorization` or `*`.
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    /// Response headers exposed to the browser (`Access-Control-Expose-Headers`).
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    /// Send `Access-Control-Allow-Credentials: true`; not allowed with origin `*`.
+    #[serde(default)]
+    pub allow_credentials: bool,
+    /// `Access-Control-Max-Age` in seconds; not sent when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<u32>,
+}
+
+/// A stage.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// `$default` (served at the API's base path) or 1 to 128 letters, digits, `-` and `_`
+    /// (served under `/{name}`).
+    pub name: String,
+    /// Stage variables, at most 100: names of 1 to 64 letters, digits and `_`; values of at most
+    /// 512 characters.
+    #[serde(default)]
+    #[schemars(extend("maxProperties" = 100))]
+    pub variables: BTreeMap<String, String>,
+    /// Tags, at most 50.
+    #[serde(default)]
+    #[schemars(extend("maxProperties" = 50))]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A route.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Route key: `$default`, or `METHOD /path` with METHOD one of GET, POST, PUT, DELETE, PATCH,
+    /// HEAD, OPTIONS, ANY, and path segments that are literal, `{name}`, or a final `{name+}`.
+    pub key: String,
+    /// Name of one of the API's integrations.
+    pub integration: String,
+}
+
+/// The integration type: `http_proxy` (forward to `uri`), `mock` (fixed response), `lambda`
+/// (invoke a function through a Lambda-compatible `endpoint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationType {
+    HttpProxy,
+    Mock,
+    Lambda,
+}
+
+/// The Lambda event payload format version: `"2.0"` or `"1.0"` (quoted: YAML reads 2.0 as a number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum PayloadFormatVersion {
+    #[serde(rename = "2.0")]
+    V2,
+    #[serde(rename = "1.0")]
+    V1,
+}
+
+/// An integration. Fields other than `type`, `timeout_ms`, `request_parameters` and
+/// `response_parameters` apply to one type only.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Integration {
+    /// Integration type.
+    #[serde(rename = "type")]
+    pub kind: IntegrationType,
+    /// http_proxy (required): target URL, `http://` or `https://`; may use
+    /// `${stageVariables.NAME}` and the route's path parameters `{name}` (`{proxy}` for a
+    /// greedy `{proxy+}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// http_proxy: method sent to the target (GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, or
+    /// ANY); the client's method when absent or ANY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// mock: response status code, 100 to 599; default 200.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 599))]
+    pub status: Option<u16>,
+    /// mock: response headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
+    /// mock: response body; default empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// lambda (required): base URL of a Lambda-compatible Invoke API, `http://host:port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// lambda (required): function name or ARN; may use `${stageVariables.NAME}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// lambda: event payload format version; default `"2.0"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_format_version: Option<PayloadFormatVersion>,
+    /// Integration timeout in milliseconds, 50 to 30000 (AWS HTTP API maximum); default 30000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 50, max = 30_000))]
+    pub timeout_ms: Option<u64>,
+    /// Request parameter mapping, `"ACTION:TARGET": VALUE`: ACTION:TARGET is
+    /// `append|overwrite|remove:header.NAME`, `append|overwrite|remove:querystring.NAME` or
+    /// `overwrite:path`; VALUE is static text, `$request.*`, `$context.*`, `$stageVariables.*`,
+    /// or text with `${...}` references. Applied in file order.
+    #[serde(default)]
+    pub request_parameters: BTreeMap<String, String>,
+    /// Response parameter mapping by integration status code (200 to 599):
+    /// `"STATUS": {"ACTION:TARGET": VALUE}` with `append|overwrite|remove:header.NAME` or
+    /// `overwrite:statuscode`; VALUE may use `$response.*`, `$context.*`, `$stageVariables.*`.
+    #[serde(default)]
+    pub response_parameters: BTreeMap<String, BTreeMap<String, String>>,
+}

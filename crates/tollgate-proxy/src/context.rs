@@ -1,0 +1,111 @@
+//! `$context`: what the gateway knows about one request, filled in as the request moves through
+//! the phases, read by parameter mapping and the access log, then handed to the log writer.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::{HeaderValue, Method, Version};
+use tollgate_types::id::RequestId;
+
+use crate::errors::GatewayError;
+
+/// Every `$context` value tollgate tracks for a request.
+#[derive(Debug)]
+pub struct Context {
+    pub request_id: RequestId,
+    pub request_time: SystemTime,
+    pub account_id: Arc<str>,
+    pub api_id: Option<Arc<str>>,
+    pub stage: Option<Arc<str>>,
+    pub route_key: Option<Arc<str>>,
+    pub method: Method,
+    /// The path as received, including a named stage's segment.
+    pub path: String,
+    pub version: Version,
+    pub source_ip: IpAddr,
+    pub user_agent: Option<HeaderValue>,
+    pub domain_name: Option<HeaderValue>,
+    /// Request body bytes received.
+    pub request_bytes: u64,
+    pub status: u16,
+    pub response_length: u64,
+    pub integration_latency_ms: Option<u64>,
+    pub integration_status: Option<u16>,
+    pub integration_error: Option<Cow<'static, str>>,
+    pub response_latency_ms: u64,
+    pub error: Option<GatewayError>,
+}
+
+impl Context {
+    /// The value of `$context.<name>`, or `None` when it is unknown or not set for this request
+    /// (the access log prints `-`, as AWS does).
+    pub fn var(&self, name: &str) -> Option<Cow<'_, str>> {
+        fn num(n: impl std::fmt::Display) -> Option<Cow<'static, str>> {
+            Some(Cow::Owned(n.to_string()))
+        }
+        match name {
+            "requestId" | "extendedRequestId" => Some(Cow::Borrowed(self.request_id.as_str())),
+            "accountId" => Some(Cow::Borrowed(&self.account_id)),
+            "apiId" => self.api_id.as_deref().map(Cow::Borrowed),
+            "stage" => self.stage.as_deref().map(Cow::Borrowed),
+            "routeKey" => self.route_key.as_deref().map(Cow::Borrowed),
+            "httpMethod" => Some(Cow::Borrowed(self.method.as_str())),
+            "path" => Some(Cow::Borrowed(&self.path)),
+            "protocol" => Some(Cow::Borrowed(version_str(self.version))),
+            "identity.sourceIp" => Some(Cow::Owned(self.source_ip.to_string())),
+            "identity.userAgent" => self
+                .user_agent
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .map(Cow::Borrowed),
+            "domainName" => self.domain_name().map(Cow::Borrowed),
+            "domainPrefix" => self
+                .domain_name()
+                .map(|d| Cow::Borrowed(d.split('.').next().unwrap_or(d))),
+            "requestTime" => Some(Cow::Owned(tollgate_types::time_fmt::clf(
+                self.request_time.into(),
+            ))),
+            "requestTimeEpoch" => num(self
+                .request_time
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0)),
+            "status" => num(self.status),
+            "responseLength" => num(self.response_length),
+            "dataProcessed" => num(self.request_bytes + self.response_length),
+            "integrationLatency" | "integration.latency" => {
+                self.integration_latency_ms.and_then(num)
+            }
+            "integrationStatus" | "integration.integrationStatus" | "integration.status" => {
+                self.integration_status.and_then(num)
+            }
+            "integrationErrorMessage" | "integration.error" => {
+                self.integration_error.as_deref().map(Cow::Borrowed)
+            }
+            "responseLatency" => num(self.response_latency_ms),
+            "error.message" => self.error.map(|e| Cow::Borrowed(e.message())),
+            "error.messageString" => self
+                .error
+                .map(|e| Cow::Owned(format!("\"{}\"", e.message()))),
+            "error.responseType" => self.error.map(|e| Cow::Borrowed(e.response_type())),
+            _ => None,
+        }
+    }
+
+    fn domain_name(&self) -> Option<&str> {
+        self.domain_name.as_ref().and_then(|v| v.to_str().ok())
+    }
+}
+
+/// `HTTP/1.1` as AWS writes it.
+pub fn version_str(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}

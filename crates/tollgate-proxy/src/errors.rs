@@ -1,0 +1,96 @@
+//! The answers API Gateway gives when it, not the integration, ends a request.
+//!
+//! Status codes and bodies follow aws-facts.md §3.1 and §3.5. Where AWS's exact body is
+//! UNCONFIRMED there, the text below is the one emulators observe; docs/errors.md lists them.
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+
+/// Why the gateway answered on its own. Also the `$context.error.responseType` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayError {
+    /// No API, stage or route matched: 404 `{"message":"Not Found"}` (§3.1).
+    NotFound,
+    /// Body over the 10 MB payload limit (§2.2).
+    BodyTooLarge,
+    /// Request line plus header values over 10,240 bytes (§2.2).
+    HeadersTooLarge,
+    /// The client did not send its body in time.
+    RequestTimeout,
+    /// The integration did not answer within its timeout: HTTP API → 503 (§3.5, UNCONFIRMED body).
+    IntegrationTimeout,
+    /// The integration could not be reached, or answered something unusable: 500.
+    IntegrationFailure,
+    /// A Lambda function failed or returned a malformed response: 500 (§3.5).
+    LambdaFailure,
+    /// The request could not be parsed (bad path encoding, bad header).
+    BadRequest,
+}
+
+impl GatewayError {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::IntegrationTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::IntegrationFailure | Self::LambdaFailure => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BadRequest => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The JSON body, as AWS sends it.
+    pub fn body(self) -> Bytes {
+        Bytes::from_static(match self {
+            Self::NotFound => br#"{"message":"Not Found"}"#,
+            Self::BodyTooLarge => br#"{"message":"Request Entity Too Large"}"#,
+            Self::HeadersTooLarge => br#"{"message":"Request Header Fields Too Large"}"#,
+            Self::RequestTimeout => br#"{"message":"Request Timeout"}"#,
+            Self::IntegrationTimeout => br#"{"message":"Service Unavailable"}"#,
+            Self::IntegrationFailure | Self::LambdaFailure => {
+                br#"{"message":"Internal Server Error"}"#
+            }
+            Self::BadRequest => br#"{"message":"Bad Request"}"#,
+        })
+    }
+
+    /// The `x-amzn-ErrorType` header value.
+    pub fn error_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::NotFound => "NotFoundException",
+            Self::BodyTooLarge => "RequestEntityTooLargeException",
+            Self::HeadersTooLarge => "RequestHeaderFieldsTooLargeException",
+            Self::RequestTimeout => "RequestTimeoutException",
+            Self::IntegrationTimeout => "ServiceUnavailableException",
+            Self::IntegrationFailure | Self::LambdaFailure => "InternalServerErrorException",
+            Self::BadRequest => "BadRequestException",
+        })
+    }
+
+    /// `$context.error.message`.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::NotFound => "Not Found",
+            Self::BodyTooLarge => "Request Entity Too Large",
+            Self::HeadersTooLarge => "Request Header Fields Too Large",
+            Self::RequestTimeout => "Request Timeout",
+            Self::IntegrationTimeout => "Service Unavailable",
+            Self::IntegrationFailure | Self::LambdaFailure => "Internal Server Error",
+            Self::BadRequest => "Bad Request",
+        }
+    }
+
+    /// `$context.error.responseType`.
+    pub fn response_type(self) -> &'static str {
+        match self {
+            Self::NotFound => "RESOURCE_NOT_FOUND",
+            Self::BodyTooLarge => "REQUEST_TOO_LARGE",
+            Self::HeadersTooLarge => "REQUEST_TOO_LARGE",
+            Self::RequestTimeout => "BAD_REQUEST_BODY",
+            Self::IntegrationTimeout => "INTEGRATION_TIMEOUT",
+            Self::IntegrationFailure | Self::LambdaFailure => "INTEGRATION_FAILURE",
+            Self::BadRequest => "BAD_REQUEST_PARAMETERS",
+        }
+    }
+}

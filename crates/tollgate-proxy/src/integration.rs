@@ -1,0 +1,242 @@
+//! Integrations: HTTP proxy, mock, and Lambda-style proxy over the Lambda Invoke API.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::errors::GatewayError;
+
+/// Largest integration response the gateway buffers (AWS: 10 MB payload).
+pub const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
+
+/// The pooled HTTP/1.1 client shared by every integration.
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+pub fn http_client() -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    connector.enforce_http(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1024)
+        .build(connector)
+}
+
+/// What an integration answered, buffered.
+pub struct IntegrationResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why an integration produced no usable answer.
+#[derive(Debug)]
+pub struct IntegrationFailure {
+    pub kind: GatewayError,
+    /// `$context.integrationErrorMessage`.
+    pub message: Cow<'static, str>,
+    /// The integration's own status, when it answered.
+    pub status: Option<u16>,
+}
+
+impl IntegrationFailure {
+    pub fn new(kind: GatewayError, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            status: None,
+        }
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded, in either direction.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Headers named in `Connection` are hop-by-hop too.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        headers.remove(n);
+    }
+    for n in [
+        header::CONNECTION,
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ] {
+        headers.remove(n);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+}
+
+/// Send `req` and buffer the answer, all within `timeout`.
+pub async fn send(
+    client: &HttpClient,
+    req: Request<Full<Bytes>>,
+    timeout: Duration,
+) -> Result<IntegrationResponse, IntegrationFailure> {
+    let fut = async {
+        let resp = client.request(req).await.map_err(|e| {
+            IntegrationFailure::new(
+                GatewayError::IntegrationFailure,
+                format!("Could not reach the integration: {}", error_chain(&e)),
+            )
+        })?;
+        let (parts, body) = resp.into_parts();
+        let body = Limited::new(body, MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| IntegrationFailure {
+                kind: GatewayError::IntegrationFailure,
+                message: format!("Integration response body failed: {e}").into(),
+                status: Some(parts.status.as_u16()),
+            })?
+            .to_bytes();
+        Ok(IntegrationResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    };
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(IntegrationFailure::new(
+            GatewayError::IntegrationTimeout,
+            "Integration timed out",
+        )),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// Join an integration URI's path with the path a `$default` route received.
+pub fn append_path(base: &str, path: &str) -> String {
+    let (base, query) = match base.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (base, None),
+    };
+    let mut out = String::with_capacity(base.len() + path.len() + 1);
+    // `http://host:port` has no path: the request path becomes the whole path.
+    out.push_str(base.trim_end_matches('/'));
+    if !path.starts_with('/') {
+        out.push('/');
+    }
+    out.push_str(path);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// Add a query string to a URI text that may already have one.
+pub fn with_query(mut uri: String, query: &str) -> String {
+    if !query.is_empty() {
+        uri.push(if uri.contains('?') { '&' } else { '?' });
+        uri.push_str(query);
+    }
+    uri
+}
+
+/// Build the request to the Lambda Invoke API of `endpoint` for `function`.
+pub fn lambda_request(
+    endpoint: &str,
+    function: &str,
+    event: Vec<u8>,
+) -> Option<Request<Full<Bytes>>> {
+    let encoded =
+        percent_encoding::utf8_percent_encode(function, percent_encoding::NON_ALPHANUMERIC);
+    let uri: Uri = format!("{endpoint}/2015-03-31/functions/{encoded}/invocations")
+        .parse()
+        .ok()?;
+    Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-amz-invocation-type", "RequestResponse")
+        .body(Full::new(Bytes::from(event)))
+        .ok()
+}
+
+/// A response with a JSON error body in AWS's shape.
+pub fn error_response(err: GatewayError) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(err.body()));
+    *resp.status_mut() = err.status();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert("x-amzn-errortype", err.error_type());
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_path_joins_cleanly() {
+        assert_eq!(append_path("http://h:1", "/a/b"), "http://h:1/a/b");
+        assert_eq!(append_path("http://h:1/", "/a"), "http://h:1/a");
+        assert_eq!(append_path("http://h/base", "/a"), "http://h/base/a");
+        assert_eq!(
+            append_path("http://h/base?x=1", "/a"),
+            "http://h/base/a?x=1"
+        );
+    }
+
+    #[test]
+    fn query_is_merged() {
+        assert_eq!(with_query("http://h/a".into(), "b=1"), "http://h/a?b=1");
+        assert_eq!(
+            with_query("http://h/a?x=1".into(), "b=1"),
+            "http://h/a?x=1&b=1"
+        );
+        assert_eq!(with_query("http://h/a".into(), ""), "http://h/a");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+}

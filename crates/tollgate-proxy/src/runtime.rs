@@ -1,0 +1,174 @@
+//! A configuration made ready for the request path: routers built, host tables filled, metric
+//! handles registered, strings shared. One `Runtime` is swapped in atomically per (re)load;
+//! requests in flight keep the one they started with.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tollgate_config::model::{Api, GatewayConfig, Stage};
+
+use crate::access_log::LogFormat;
+use crate::cors::CorsPolicy;
+use crate::metrics::{Metrics, RouteMetrics};
+use crate::router::{ApiRouter, RouterError};
+
+/// Everything the request path reads, for one configuration generation.
+pub struct Runtime {
+    pub config: Arc<GatewayConfig>,
+    pub account_id: Arc<str>,
+    /// Indexed like `config.listeners`.
+    pub listeners: Vec<ListenerTable>,
+    /// Indexed like `config.apis`.
+    pub apis: Vec<ApiRuntime>,
+    pub access_log_format: Option<Arc<LogFormat>>,
+    /// Metrics for requests that matched no API.
+    pub unmatched: RouteMetrics,
+}
+
+/// How one listener picks an API from the `Host` header.
+#[derive(Default)]
+pub struct ListenerTable {
+    by_host: HashMap<String, usize>,
+    default_api: Option<usize>,
+}
+
+pub struct ApiRuntime {
+    pub id: Arc<str>,
+    pub router: ApiRouter,
+    pub stages: Vec<StageRuntime>,
+    pub default_stage: Option<usize>,
+    pub route_keys: Vec<Arc<str>>,
+    pub cors: Option<CorsPolicy>,
+}
+
+pub struct StageRuntime {
+    pub name: Arc<str>,
+    /// One per route, then one for requests that matched no route.
+    pub metrics: Vec<RouteMetrics>,
+}
+
+impl Runtime {
+    pub fn build(config: Arc<GatewayConfig>, metrics: &Metrics) -> Result<Self, RouterError> {
+        let mut listeners: Vec<ListenerTable> = config
+            .listeners
+            .iter()
+            .map(|_| ListenerTable::default())
+            .collect();
+        let mut apis = Vec::with_capacity(config.apis.len());
+        for (idx, api) in config.apis.iter().enumerate() {
+            if let Some(table) = listeners.get_mut(api.listener) {
+                if api.hosts.is_empty() {
+                    table.default_api = Some(idx);
+                }
+                for h in &api.hosts {
+                    table.by_host.insert(h.to_ascii_lowercase(), idx);
+                }
+                // `{id}.execute-api.{region}.amazonaws.com` (and any `{id}.` host) reaches the API.
+                table.by_host.insert(api.id.clone(), idx);
+            }
+            apis.push(ApiRuntime::build(api, metrics)?);
+        }
+        Ok(Self {
+            account_id: Arc::from(config.account_id.as_str()),
+            access_log_format: config
+                .access_log
+                .as_ref()
+                .map(|a| Arc::new(LogFormat::parse(&a.format))),
+            unmatched: metrics.route("-", "-", "-", "-"),
+            listeners,
+            apis,
+            config,
+        })
+    }
+
+    /// The API a request on `listener` with this `Host` header reaches.
+    pub fn resolve_api(&self, listener: usize, host: Option<&str>) -> Option<usize> {
+        let table = self.listeners.get(listener)?;
+        if let Some(host) = host {
+            let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    h
+                } else {
+                    host
+                }
+            });
+            if !table.by_host.is_empty() {
+                let lower;
+                let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                    lower = host.to_ascii_lowercase();
+                    lower.as_str()
+                } else {
+                    host
+                };
+                if let Some(i) = table.by_host.get(host) {
+                    return Some(*i);
+                }
+                if let Some((first, _)) = host.split_once('.') {
+                    if let Some(i) = table.by_host.get(first) {
+                        return Some(*i);
+                    }
+                }
+            }
+        }
+        table.default_api
+    }
+
+    pub fn api(&self, idx: usize) -> (&Api, &ApiRuntime) {
+        (&self.config.apis[idx], &self.apis[idx])
+    }
+}
+
+impl ApiRuntime {
+    fn build(api: &Api, metrics: &Metrics) -> Result<Self, RouterError> {
+        let router = ApiRouter::new(&api.routes)?;
+        let route_keys: Vec<Arc<str>> = api
+            .routes
+            .iter()
+            .map(|r| Arc::from(r.key.as_str()))
+            .collect();
+        let stages = api
+            .stages
+            .iter()
+            .map(|s: &Stage| {
+                let mut m: Vec<RouteMetrics> = api
+                    .routes
+                    .iter()
+                    .map(|r| metrics.route(&api.id, &api.name, &s.name, &r.key))
+                    .collect();
+                m.push(metrics.route(&api.id, &api.name, &s.name, "-"));
+                StageRuntime {
+                    name: Arc::from(s.name.as_str()),
+                    metrics: m,
+                }
+            })
+            .collect();
+        Ok(Self {
+            id: Arc::from(api.id.as_str()),
+            router,
+            default_stage: api.stages.iter().position(|s| s.is_default()),
+            stages,
+            route_keys,
+            cors: api.cors.as_ref().map(CorsPolicy::new),
+        })
+    }
+
+    /// Split `path` into (stage index, path without the stage). A first segment naming a stage
+    /// selects it; otherwise the `$default` stage serves the whole path (aws-facts.md §3.1).
+    pub fn resolve_stage<'p>(&self, api: &Api, path: &'p str) -> Option<(usize, &'p str)> {
+        let rest = path.strip_prefix('/').unwrap_or(path);
+        let (first, tail) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if !first.is_empty() {
+            if let Some(i) = api
+                .stages
+                .iter()
+                .position(|s| !s.is_default() && s.name == first)
+            {
+                return Some((i, tail));
+            }
+        }
+        self.default_stage.map(|i| (i, path))
+    }
+}

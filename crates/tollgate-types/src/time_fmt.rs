@@ -1,0 +1,30 @@
+//! The timestamp formats API Gateway puts in events and access logs.
+
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+/// `$context.requestTime`: CLF format, `12/Mar/2020:19:03:58 +0000`.
+pub fn clf(t: OffsetDateTime) -> String {
+    let fmt = format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+/// Milliseconds since the Unix epoch (`$context.requestTimeEpoch`, `timeEpoch`).
+pub fn epoch_millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clf_matches_aws_example() {
+        // aws-facts.md §3.3: "time":"12/Mar/2020:19:03:58 +0000"
+        let t = OffsetDateTime::from_unix_timestamp(1584039838).expect("valid");
+        assert_eq!(clf(t), "12/Mar/2020:19:03:58 +0000");
+        assert_eq!(epoch_millis(t), 1_584_039_838_000);
+    }
+}

@@ -1,0 +1,96 @@
+//! The `tollgate` binary: parse the command line, wire the crates together, map errors to an
+//! exit code. All behaviour lives in the library crates.
+
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// An API gateway with AWS API Gateway's semantics that knows what every request costs.
+#[derive(Parser, Debug)]
+#[command(name = "tollgate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Check a configuration file; print every error as `file:line:column: message`.
+    Validate {
+        /// The configuration file (YAML or JSON).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the JSON Schema of the configuration file.
+    Schema,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// The configuration file (YAML or JSON).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Listen on this address instead of the first listener's configured one.
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Serve the admin API on this address instead of the configured one.
+    #[arg(long)]
+    pub admin_listen: Option<std::net::SocketAddr>,
+    /// Runtime worker threads (default: the config's `server.workers`, else one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { config } => match tollgate_config::load(&config) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} listener(s), {} API(s))",
+                    config.display(),
+                    c.listeners.len(),
+                    c.apis.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprint!("{errors}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Config {
+            command: ConfigCommand::Schema,
+        } => match serde_json::to_string_pretty(&tollgate_config::json_schema()) {
+            Ok(s) => {
+                println!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tollgate: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve(args) => match serve::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

@@ -1,0 +1,204 @@
+//! `tollgate serve`: load, bind, serve, reload on SIGHUP or `POST /admin/reload`, drain on
+//! SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use tokio::sync::watch;
+use tollgate_config::model::{GatewayConfig, LogDestination};
+use tollgate_proxy::access_log::AccessLog;
+use tollgate_proxy::metrics::Metrics;
+use tollgate_proxy::{server, Gateway};
+
+use crate::ServeArgs;
+
+/// Load the configuration file and apply the command-line overrides.
+fn load(args: &ServeArgs) -> Result<GatewayConfig, Vec<String>> {
+    let mut config = tollgate_config::load(&args.config)
+        .map_err(|e| e.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    if let Some(addr) = args.listen {
+        if let Some(first) = config.listeners.first_mut() {
+            first.address = addr;
+        }
+    }
+    if let Some(addr) = args.admin_listen {
+        config.admin.address = addr;
+    }
+    if !config.admin.address.ip().is_loopback() && config.admin.token.is_none() {
+        return Err(vec![format!(
+            "{}: admin address {} is not loopback: set admin.token",
+            args.config.display(),
+            config.admin.address
+        )]);
+    }
+    Ok(config)
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing();
+    let config = match load(&args) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            bail!(
+                "{}: invalid configuration ({} error(s))",
+                args.config.display(),
+                errors.len()
+            );
+        }
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.workers.or(config.server.workers) {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = builder
+        .enable_all()
+        .thread_name("tollgate-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, config))
+}
+
+async fn serve(args: ServeArgs, config: GatewayConfig) -> anyhow::Result<()> {
+    let addresses: Vec<_> = config.listeners.iter().map(|l| l.address).collect();
+    let listeners = server::bind(&addresses).await?;
+    let admin_listener = tokio::net::TcpListener::bind(config.admin.address)
+        .await
+        .with_context(|| format!("cannot listen on {} (admin)", config.admin.address))?;
+    // These lines are part of the interface: tests and scripts read the bound ports from them.
+    for (l, bound) in config.listeners.iter().zip(&listeners) {
+        eprintln!(
+            "tollgate: listener {} on http://{}",
+            l.name,
+            bound.local_addr()?
+        );
+    }
+    eprintln!("tollgate: admin on http://{}", admin_listener.local_addr()?);
+
+    let metrics = Metrics::new();
+    let _upkeep = metrics.spawn_upkeep();
+    let destination = config
+        .access_log
+        .as_ref()
+        .map_or(LogDestination::Stdout, |a| a.destination.clone());
+    let (access_log, log_writer) = AccessLog::start(
+        &destination,
+        metrics.counter("tollgate_access_log_dropped_total"),
+    )
+    .context("cannot open the access log")?;
+    let admin_token = config.admin.token.clone();
+    let gateway = Arc::new(Gateway::new(
+        Arc::new(config),
+        metrics.clone(),
+        Some(access_log.clone()),
+    )?);
+
+    let reload: tollgate_admin::ReloadFn = {
+        let gateway = Arc::clone(&gateway);
+        let args = args.clone();
+        Arc::new(move || reload(&gateway, &args))
+    };
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let admin = tokio::spawn(tollgate_admin::serve(
+        admin_listener,
+        admin_token,
+        tollgate_admin::AdminHandlers {
+            metrics: {
+                let m = metrics.clone();
+                Arc::new(move || m.render())
+            },
+            reload: Arc::clone(&reload),
+        },
+        shutdown_rx.clone(),
+    ));
+    tokio::spawn(signals(shutdown_tx, reload));
+
+    server::serve(Arc::clone(&gateway), listeners, shutdown_rx).await;
+    let _ = admin.await;
+    access_log.flush().await;
+    drop(access_log);
+    drop(gateway);
+    tokio::task::spawn_blocking(move || log_writer.join())
+        .await
+        .ok();
+    eprintln!("tollgate: stopped");
+    Ok(())
+}
+
+/// Load the file again and swap it in; the old configuration keeps serving on any error.
+fn reload(gateway: &Gateway, args: &ServeArgs) -> Result<String, Vec<String>> {
+    let new = load(args)?;
+    let old = gateway.config();
+    if new.listeners != old.listeners {
+        return Err(vec![format!(
+            "{}: listeners changed; adding, removing or moving listeners needs a restart",
+            args.config.display()
+        )]);
+    }
+    if new.admin.address != old.admin.address || new.admin.token != old.admin.token {
+        return Err(vec![format!(
+            "{}: admin settings changed; they need a restart",
+            args.config.display()
+        )]);
+    }
+    let new_dest = new.access_log.as_ref().map(|a| a.destination.clone());
+    let old_dest = old.access_log.as_ref().map(|a| a.destination.clone());
+    let summary = format!("{} API(s)", new.apis.len());
+    gateway
+        .swap(Arc::new(new))
+        .map_err(|e| vec![e.to_string()])?;
+    if let (Some(dest), true) = (&new_dest, new_dest != old_dest) {
+        if let Some(log) = gateway.access_log() {
+            log.reopen(dest.clone());
+        }
+    }
+    tracing::info!(%summary, "configuration reloaded");
+    Ok(summary)
+}
+
+#[cfg(unix)]
+async fn signals(shutdown: watch::Sender<bool>, reload: tollgate_admin::ReloadFn) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => match reload() {
+                Ok(summary) => eprintln!("tollgate: configuration reloaded ({summary})"),
+                Err(errors) => {
+                    eprintln!("tollgate: reload rejected; the previous configuration keeps serving");
+                    for e in errors {
+                        eprintln!("{e}");
+                    }
+                }
+            },
+        }
+    }
+    eprintln!("tollgate: shutting down, draining in-flight requests");
+    let _ = shutdown.send(true);
+}
+
+#[cfg(not(unix))]
+async fn signals(shutdown: watch::Sender<bool>, _reload: tollgate_admin::ReloadFn) {
+    let _ = tokio::signal::ctrl_c().await;
+    let _ = shutdown.send(true);
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
