@@ -673,7 +673,7 @@ impl Cx<'_> {
         };
         let require = |cx: &mut Self, field: &str, value: Option<&String>| -> Option<String> {
             if value.is_none() {
-                cx.err(
+                cx.err_key(
                     p,
                     format!("`{type_name}` integration `{name}` needs `{field}`"),
                 );
@@ -968,10 +968,14 @@ impl Cx<'_> {
                 } else {
                     // matchit 0.9 (the router) cannot hold two parameters of different names
                     // at one position, and AWS rejects them too.
-                    for (other_p, other_key, other_segments) in &parsed {
-                        if let Some((pos, mine, theirs)) = param_conflict(&segments, other_segments)
-                        {
-                            let line = self.line(other_p);
+                    let conflict = parsed.iter().find_map(|(other_p, other_key, other)| {
+                        param_conflict(&segments, other).map(|(pos, mine, theirs)| {
+                            (other_p.clone(), *other_key, pos, mine, theirs)
+                        })
+                    });
+                    match conflict {
+                        Some((other_p, other_key, pos, mine, theirs)) => {
+                            let line = self.line(&other_p);
                             self.err(
                                 &kp,
                                 format!(
@@ -979,10 +983,11 @@ impl Cx<'_> {
                                     r.key
                                 ),
                             );
-                            break;
                         }
+                        // Only routes without conflict are compared with later ones, so one
+                        // misnamed parameter is reported once.
+                        None => parsed.push((kp.clone(), &r.key, segments.clone())),
                     }
-                    parsed.push((kp.clone(), &r.key, segments.clone()));
                 }
             }
 

@@ -226,9 +226,21 @@ pub(crate) fn validate(file: &Path, value: &Value, locations: &Locations) -> Vec
             )]
         }
     };
+    let all: Vec<ValidationError<'_>> = validator.iter_errors(value).collect();
+    // A value of the wrong type also fails the keywords that follow (`enum`, `maximum`...):
+    // report only that its type is wrong.
+    let wrong_type: Vec<&str> = all
+        .iter()
+        .filter(|e| matches!(e.kind(), ValidationErrorKind::Type { .. }))
+        .map(|e| e.instance_path().as_str())
+        .collect();
     let mut errors = Vec::new();
-    for error in validator.iter_errors(value) {
-        describe_error(file, &error, locations, &mut errors);
+    for error in &all {
+        let is_type = matches!(error.kind(), ValidationErrorKind::Type { .. });
+        if !is_type && wrong_type.contains(&error.instance_path().as_str()) {
+            continue;
+        }
+        describe_error(file, error, locations, &mut errors);
     }
     errors
 }
@@ -277,12 +289,7 @@ fn describe_error(
             m
         }
         ValidationErrorKind::Required { property } => {
-            let name = property.as_str().unwrap_or_default();
-            if pointer.is_empty() {
-                format!("missing field `{name}`")
-            } else {
-                format!("missing field `{name}` in `{}`", last_segment(pointer))
-            }
+            format!("missing field `{}`", property.as_str().unwrap_or_default())
         }
         ValidationErrorKind::Enum { options } => {
             let names: Vec<String> = options
@@ -382,11 +389,6 @@ fn allowed_properties(schema_path: &str) -> Option<Vec<String>> {
         .get("properties")?
         .as_object()?;
     Some(properties.keys().cloned().collect())
-}
-
-fn last_segment(pointer: &str) -> String {
-    let seg = pointer.rsplit('/').next().unwrap_or_default();
-    seg.replace("~1", "/").replace("~0", "~")
 }
 
 fn backticked(names: &[String]) -> String {
@@ -512,7 +514,7 @@ mod tests {
     fn syntax_errors() {
         assert_eq!(
             parse_err("a: [1, 2\nb: 3\n"),
-            "t.yaml:3:1: YAML syntax error: did not find expected ',' or ']'"
+            "t.yaml:2:2: YAML syntax error: illegal placement of ':' indicator"
         );
         assert_eq!(
             parse_err("a: 1\na: 2\n"),

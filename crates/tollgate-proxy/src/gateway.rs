@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use tollgate_config::model::{GatewayConfig, IntegrationKind, PayloadFormat, RouteMatcher};
 use tollgate_types::RequestIdGenerator;
@@ -208,20 +208,20 @@ impl Gateway {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > server.max_body_bytes as u64) {
+        if declared.is_some_and(|n| n > (server.max_body_bytes + DRAIN_BYTES) as u64) {
             return (fail(ctx, GatewayError::BodyTooLarge), metrics);
         }
         let body = match tokio::time::timeout(
             server.body_read_timeout,
-            Limited::new(body, server.max_body_bytes).collect(),
+            read_body(body, server.max_body_bytes),
         )
         .await
         {
-            Ok(Ok(c)) => c.to_bytes(),
-            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Ok(Ok(b)) => b,
+            Ok(Err(BodyError::TooLarge)) => {
                 return (fail(ctx, GatewayError::BodyTooLarge), metrics)
             }
-            Ok(Err(_)) => return (fail(ctx, GatewayError::BadRequest), metrics),
+            Ok(Err(BodyError::Broken)) => return (fail(ctx, GatewayError::BadRequest), metrics),
             Err(_) => return (fail(ctx, GatewayError::RequestTimeout), metrics),
         };
         ctx.request_bytes = body.len() as u64;
@@ -260,7 +260,22 @@ impl Gateway {
                     &stage.variables,
                     ctx,
                 );
-                let mut target = src.eval(uri);
+                // Path parameters go into the URI as they arrived, still percent-encoded.
+                let raw_params: Vec<(&str, Cow<'_, str>)> = m
+                    .params
+                    .iter()
+                    .map(|(k, v)| (*k, Cow::Borrowed(*v)))
+                    .collect();
+                let uri_src = Sources::new(
+                    &parts.headers,
+                    raw_query,
+                    &body,
+                    path,
+                    &raw_params,
+                    &stage.variables,
+                    ctx,
+                );
+                let mut target = uri_src.eval(uri);
                 if route.matcher == RouteMatcher::Default {
                     target = integration::append_path(&target, path);
                 }
@@ -479,6 +494,48 @@ impl Gateway {
             }),
         }
     }
+}
+
+/// How much of an oversized body is read and thrown away before answering 413, so that clients
+/// still sending see the answer instead of a reset connection.
+const DRAIN_BYTES: usize = 4 * 1024 * 1024;
+
+enum BodyError {
+    TooLarge,
+    Broken,
+}
+
+/// Read the request body up to `max` bytes. Past `max`, keep reading (and discarding) up to
+/// [`DRAIN_BYTES`] more before reporting `TooLarge`.
+async fn read_body(mut body: Incoming, max: usize) -> Result<Bytes, BodyError> {
+    let mut first: Option<Bytes> = None;
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
+            continue;
+        };
+        total += data.len();
+        if total > max {
+            if total > max + DRAIN_BYTES {
+                break;
+            }
+            continue;
+        }
+        // One chunk (the common case) is kept as is, without copying.
+        match first.take() {
+            None if buf.is_empty() => first = Some(data),
+            None => buf.extend_from_slice(&data),
+            Some(f) => {
+                buf.extend_from_slice(&f);
+                buf.extend_from_slice(&data);
+            }
+        }
+    }
+    if total > max {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(first.unwrap_or_else(|| buf.freeze()))
 }
 
 /// Append the client's address to `X-Forwarded-For` and say how it arrived.

@@ -1,0 +1,171 @@
+//! Start the real `tollgate` binary on 127.0.0.1 port 0 and learn its ports from the lines it
+//! prints (`tollgate: listener NAME on http://ADDR`, `tollgate: admin on http://ADDR`).
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Gateway {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub listeners: HashMap<String, SocketAddr>,
+    pub admin: SocketAddr,
+    stderr: Arc<Mutex<Vec<String>>>,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_tollgate")
+}
+
+fn collect(reader: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+impl Gateway {
+    /// Write `yaml` to a temp dir (as `gateway.yaml`; `{dir}` in it is replaced by the dir) and
+    /// start `tollgate serve` on it with `extra` arguments.
+    pub fn start_with(yaml: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("gateway.yaml");
+        std::fs::write(
+            &config_path,
+            yaml.replace("{dir}", &dir.path().display().to_string()),
+        )
+        .unwrap();
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = collect(child.stderr.take().unwrap());
+        let stdout = collect(child.stdout.take().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let lines = stderr.lock().unwrap().clone();
+            if let Some(admin) = lines
+                .iter()
+                .find_map(|l| l.strip_prefix("tollgate: admin on http://"))
+            {
+                let listeners = lines
+                    .iter()
+                    .filter_map(|l| l.strip_prefix("tollgate: listener "))
+                    .filter_map(|l| l.split_once(" on http://"))
+                    .map(|(n, a)| (n.to_string(), a.parse().unwrap()))
+                    .collect();
+                return Self {
+                    child,
+                    dir,
+                    config_path,
+                    listeners,
+                    admin: admin.parse().unwrap(),
+                    stderr,
+                    stdout,
+                };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("tollgate exited with {status}: {}", lines.join("\n"));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tollgate did not start: {}",
+                lines.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn start(yaml: &str) -> Self {
+        Self::start_with(yaml, &[])
+    }
+
+    /// `http://ADDR` of a listener.
+    pub fn url(&self, listener: &str) -> String {
+        format!("http://{}", self.listeners[listener])
+    }
+
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Wait for the process to exit.
+    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Poll `f` until it is true or `timeout` passes.
+    pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .unwrap()
+}
