@@ -1064,7 +1064,9 @@ impl std::fmt::Display for Segment {
     }
 }
 
-/// Parse a route key (aws-facts §3.1): `$default`, or `METHOD /path`.
+/// Parse a route key (aws-facts §3.1): `$default`, or `METHOD /path`. By hand: AWS's path
+/// syntax (`{name}`, final `{name+}`) is not matchit's (`{*name}`), and we need AWS's rules and
+/// messages before anything reaches the router.
 fn parse_route_key(key: &str) -> Result<(RouteMatcher, Vec<Segment>), String> {
     if key == "$default" {
         return Ok((RouteMatcher::Default, Vec::new()));
@@ -1286,7 +1288,8 @@ fn is_stage_name(name: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
-/// A lower-case DNS name, optionally with a leading `*.` wildcard label.
+/// A lower-case DNS name, optionally with a leading `*.` wildcard label. A few lines of label
+/// rules; a URL or IDNA crate would accept far more (ports, paths, Unicode) than a Host match can use.
 fn is_host(host: &str) -> bool {
     let name = host.strip_prefix("*.").unwrap_or(host);
     !name.is_empty()

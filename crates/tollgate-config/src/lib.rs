@@ -1,9 +1,10 @@
 //! tollgate configuration.
 //!
-//! Two stages, as in Vector and cargo: [`schema`](crate::json_schema) raw serde types only know
-//! how to parse; loading reads a YAML or JSON file keeping source locations, validates it against
-//! the JSON Schema of those types, and `compile()` turns them into the validated [`model`],
-//! reporting every error at once as `file:line:column: message`.
+//! Two stages, as in Vector and cargo: raw serde types (`schema.rs`) only know how to parse;
+//! [`load`] reads a YAML or JSON file keeping source locations, validates it against the JSON
+//! Schema of the raw types ([`json_schema`]), and `compile()` turns them into the validated
+//! [`model`], reporting every error at once as `file:line:column: message`
+//! ([`ConfigErrors`]). `docs/configuration.md` is the user reference.
 
 mod compile;
 mod error;

@@ -1058,3 +1058,17 @@ fn json_schema_is_usable() {
     assert!(!schema.to_string().contains("\"null\""));
     assert!(jsonschema::validator_for(&schema).is_ok());
 }
+
+#[test]
+fn keys_with_slashes_and_tildes_are_located() {
+    let text = api("    integrations:\n      a/b~c:\n        type: mock\n        colour: red\n");
+    assert_eq!(
+        errors(&text),
+        ["gw.yaml:9:9: unknown field `colour`, expected one of `body`, `endpoint`, `function`, `headers`, `method`, `payload_format_version`, `request_parameters`, `response_parameters`, `status`, `timeout_ms`, `type`, `uri`"]
+    );
+    let text = api("    integrations:\n      a/b~c:\n        type: mock\n        uri: http://x\n");
+    assert_eq!(
+        errors(&text),
+        ["gw.yaml:9:9: field `uri` does not apply to `mock` integrations"]
+    );
+}

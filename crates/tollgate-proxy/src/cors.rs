@@ -56,7 +56,7 @@ impl CorsPolicy {
             return Some(HeaderValue::from_static("*"));
         }
         let o = origin.to_str().ok()?.to_ascii_lowercase();
-        (self.any_origin || self.origins.iter().any(|a| *a == o)).then(|| origin.clone())
+        (self.any_origin || self.origins.contains(&o)).then(|| origin.clone())
     }
 
     /// Headers for a preflight answer (status 204). An origin that is not allowed gets none.
