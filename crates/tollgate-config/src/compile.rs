@@ -969,17 +969,17 @@ impl Cx<'_> {
                     // matchit 0.9 (the router) cannot hold two parameters of different names
                     // at one position, and AWS rejects them too.
                     let conflict = parsed.iter().find_map(|(other_p, other_key, other)| {
-                        param_conflict(&segments, other).map(|(pos, mine, theirs)| {
-                            (other_p.clone(), *other_key, pos, mine, theirs)
+                        param_conflict(&segments, other).map(|(pos, mine, theirs, advice)| {
+                            (other_p.clone(), *other_key, pos, mine, theirs, advice)
                         })
                     });
                     match conflict {
-                        Some((other_p, other_key, pos, mine, theirs)) => {
+                        Some((other_p, other_key, pos, mine, theirs, advice)) => {
                             let line = self.line(&other_p);
                             self.err(
                                 &kp,
                                 format!(
-                                    "route `{}` names path segment {pos} `{mine}`, but route `{other_key}` (line {line}) names it `{theirs}`: use one name",
+                                    "route `{}` has `{mine}` at path segment {pos}, but route `{other_key}` (line {line}) has `{theirs}` there: {advice}",
                                     r.key
                                 ),
                             );
@@ -1137,17 +1137,29 @@ fn parse_route_key(key: &str) -> Result<(RouteMatcher, Vec<Segment>), String> {
     ))
 }
 
-/// The first position where two routes, under the same literal prefix, have parameters of
-/// different names: (1-based segment position, this route's segment, the other's). A plain
-/// parameter and a greedy one may share a position (AWS tries full matches first).
-fn param_conflict(a: &[Segment], b: &[Segment]) -> Option<(usize, String, String)> {
+/// The first position where two routes, under the same literal prefix, hold different
+/// variable segments: `{id}` and `{name}`, `{a+}` and `{b+}`, or `{id}` and `{proxy+}`. Returns
+/// (1-based position, this route's segment, the other's) and the advice to give.
+///
+/// AWS allows one variable path part per position ("A sibling ({id}) of this resource already
+/// has a variable path part -- only one is allowed"), and the router, matchit 0.9, cannot hold
+/// two differently named parameters, or a parameter and a catch-all, at one position either.
+fn param_conflict(a: &[Segment], b: &[Segment]) -> Option<(usize, String, String, &'static str)> {
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         match (x, y) {
             (Segment::Literal(l), Segment::Literal(m)) if l == m => {}
             (Segment::Param(n), Segment::Param(m)) | (Segment::Greedy(n), Segment::Greedy(m)) => {
                 if n != m {
-                    return Some((i + 1, x.to_string(), y.to_string()));
+                    return Some((i + 1, x.to_string(), y.to_string(), "use one name"));
                 }
+            }
+            (Segment::Param(_), Segment::Greedy(_)) | (Segment::Greedy(_), Segment::Param(_)) => {
+                return Some((
+                    i + 1,
+                    x.to_string(),
+                    y.to_string(),
+                    "only one variable segment is allowed per position",
+                ));
             }
             _ => return None,
         }

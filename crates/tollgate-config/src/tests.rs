@@ -659,11 +659,13 @@ fn route_set_checks() {
         integration: m
       - key: GET /pets/{{id}}/{{rest+}}
         integration: m
-      - key: GET /pets/{{proxy+}}
+      - key: ANY /pets/{{proxy+}}
         integration: m
       - key: GET /pets/dog/{{name}}
         integration: m
       - key: GET /shops/{{name}}
+        integration: m
+      - key: ANY /{{proxy+}}
         integration: m
 {MOCK}"
     ));
@@ -671,10 +673,26 @@ fn route_set_checks() {
         errors(&text),
         [
             "gw.yaml:9:14: duplicate route key `GET /pets/{id}` (first defined at line 7)",
-            "gw.yaml:11:14: route `POST /pets/{name}/toys` names path segment 2 `{name}`, but route `GET /pets/{id}` (line 7) names it `{id}`: use one name",
-            "gw.yaml:15:14: route `GET /pets/{id}/{rest+}` names path segment 3 `{rest+}`, but route `GET /pets/{id}/{proxy+}` (line 13) names it `{proxy+}`: use one name",
+            "gw.yaml:11:14: route `POST /pets/{name}/toys` has `{name}` at path segment 2, but route `GET /pets/{id}` (line 7) has `{id}` there: use one name",
+            "gw.yaml:15:14: route `GET /pets/{id}/{rest+}` has `{rest+}` at path segment 3, but route `GET /pets/{id}/{proxy+}` (line 13) has `{proxy+}` there: use one name",
+            "gw.yaml:17:14: route `ANY /pets/{proxy+}` has `{proxy+}` at path segment 2, but route `GET /pets/{id}` (line 7) has `{id}` there: only one variable segment is allowed per position",
         ]
     );
+    // AWS's own routing example (aws-facts §3.1) is fine.
+    ok(&api(&format!(
+        "    routes:
+      - key: GET /pets/dog/1
+        integration: m
+      - key: GET /pets/dog/{{id}}
+        integration: m
+      - key: GET /pets/{{proxy+}}
+        integration: m
+      - key: ANY /{{proxy+}}
+        integration: m
+      - key: $default
+        integration: m
+{MOCK}"
+    )));
     let routes: String = (0..301)
         .map(|i| format!("      - key: GET /r{i}\n        integration: m\n"))
         .collect();

@@ -21,7 +21,7 @@ use crate::access_log::AccessLog;
 use crate::context::{version_str, Context};
 use crate::cors::CorsPolicy;
 use crate::errors::GatewayError;
-use crate::integration::{self, HttpClient, IntegrationFailure, IntegrationResponse};
+use crate::integration::{self, IntegrationFailure, IntegrationResponse};
 use crate::lambda;
 use crate::mapping::{self, RequestParts, Sources};
 use crate::metrics::{Metrics, RouteMetrics};
@@ -32,7 +32,6 @@ use crate::runtime::Runtime;
 pub struct Gateway {
     runtime: ArcSwap<Runtime>,
     ids: RequestIdGenerator,
-    client: HttpClient,
     metrics: Metrics,
     access_log: Option<AccessLog>,
 }
@@ -49,7 +48,6 @@ impl Gateway {
         Ok(Self {
             runtime: ArcSwap::from_pointee(runtime),
             ids: RequestIdGenerator::new(),
-            client: integration::http_client(),
             metrics,
             access_log,
         })
@@ -314,7 +312,7 @@ impl Gateway {
                         *out.method_mut() = method.clone().unwrap_or_else(|| parts.method.clone());
                         *out.uri_mut() = uri;
                         *out.headers_mut() = headers;
-                        integration::send(&self.client, out, integ.timeout).await
+                        integration::send(out, integ.timeout).await
                     }
                 }
             }
@@ -458,7 +456,7 @@ impl Gateway {
                 format!("Invalid Lambda endpoint or function name: {endpoint} {function}"),
             ));
         };
-        let out = integration::send(&self.client, req, timeout).await?;
+        let out = integration::send(req, timeout).await?;
         if out.status != StatusCode::OK || out.headers.contains_key("x-amz-function-error") {
             return Err(IntegrationFailure {
                 kind: GatewayError::LambdaFailure,

@@ -16,10 +16,16 @@ use crate::errors::GatewayError;
 /// Largest integration response the gateway buffers (AWS: 10 MB payload).
 pub const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
 
-/// The pooled HTTP/1.1 client shared by every integration.
+/// A pooled HTTP/1.1 client.
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-pub fn http_client() -> HttpClient {
+thread_local! {
+    /// One client, so one connection pool, per runtime worker thread: hyper-util's pool sits
+    /// behind a mutex, and per-thread pools keep that mutex uncontended on the request path.
+    static CLIENT: HttpClient = http_client();
+}
+
+fn http_client() -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(Duration::from_secs(10)));
@@ -87,12 +93,12 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Send `req` and buffer the answer, all within `timeout`.
 pub async fn send(
-    client: &HttpClient,
     req: Request<Full<Bytes>>,
     timeout: Duration,
 ) -> Result<IntegrationResponse, IntegrationFailure> {
     let fut = async {
-        let resp = client.request(req).await.map_err(|e| {
+        let pending = CLIENT.with(|c| c.request(req));
+        let resp = pending.await.map_err(|e| {
             IntegrationFailure::new(
                 GatewayError::IntegrationFailure,
                 format!("Could not reach the integration: {}", error_chain(&e)),
