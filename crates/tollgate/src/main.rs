@@ -69,7 +69,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(errors) => {
-                eprint!("{errors}");
+                eprintln!("{errors}");
                 ExitCode::FAILURE
             }
         },
