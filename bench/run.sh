@@ -23,7 +23,7 @@
 #   SKIP_BUILD=0          1: never run cargo build, use the binary as it is
 #   WAIT_IDLE=0           up to this many seconds to wait, before each measured run, until the CPU
 #                         used by other processes drops below IDLE_PCT (shared build machines)
-#   IDLE_PCT=10           "quiet" threshold for WAIT_IDLE, % of all CPUs
+#   IDLE_PCT=20           "quiet" threshold, CPU % as in top (100 = one core)
 #   KEEP_LOGS=0           1: keep the temp run dir and bench/out/tollgate-access.log
 #
 # stdout: the results (markdown). stderr: progress. A copy of the results goes to
@@ -47,7 +47,7 @@ TOLLGATE_BIN=${TOLLGATE_BIN:-$ROOT/target/release/tollgate}
 SKIP_BUILD=${SKIP_BUILD:-0}
 KEEP_LOGS=${KEEP_LOGS:-0}
 WAIT_IDLE=${WAIT_IDLE:-0}
-IDLE_PCT=${IDLE_PCT:-10}
+IDLE_PCT=${IDLE_PCT:-20}
 
 # Fixed by the contract (bench/gateway.yaml hard-codes the tollgate ones).
 readonly UPSTREAM_PORT=19001 TOLLGATE_PORT=18080 NGINX_PORT=18081 HAPROXY_PORT=18082 TOLLGATE_ADMIN_PORT=19180
@@ -131,6 +131,10 @@ stop_pid() {
 cleanup() {
   local rc=$? i
   trap - EXIT INT TERM
+  if [[ -n ${WRK_PID:-} ]]; then
+    kill -TERM "$WRK_PID" 2>/dev/null || true # timeout passes it on to wrk
+    wait "$WRK_PID" 2>/dev/null || true
+  fi
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
   if ((rc != 0 || FAILED)); then
     log "failed; configs and server logs kept in $RUN_DIR"
@@ -401,28 +405,67 @@ start_target() {
 # ---------------------------------------------------------------- wrk
 declare -A R # "target,n,field" -> value
 
-# run_wrk OUTFILE SECONDS URL [--latency] — bounded by `timeout`; prints the WRK_RESULT line.
+# run_wrk OUTFILE SECONDS URL [--latency] — bounded by `timeout`; sets WRK_LINE to the WRK_RESULT
+# line. wrk runs as a background job that we `wait` for, so SIGTERM/SIGINT reach our trap at once.
+WRK_PID=
+WRK_LINE=
 run_wrk() {
-  local out=$1 secs=$2 url=$3
+  local out=$1 secs=$2 url=$3 rc=0
   shift 3
   timeout -k 5 "$((secs + 30))" wrk -t "$THREADS" -c "$CONNECTIONS" -d "${secs}s" --timeout 2s \
-    -s "$BENCH_DIR/report.lua" "$@" "$url" >"$out" 2>&1 || {
+    -s "$BENCH_DIR/report.lua" "$@" "$url" >"$out" 2>&1 </dev/null &
+  WRK_PID=$!
+  wait "$WRK_PID" || rc=$?
+  WRK_PID=
+  if ((rc != 0)); then
     cat "$out" >&2
-    die "wrk against $url failed or timed out"
-  }
-  grep -m1 '^WRK_RESULT ' "$out" || die "no WRK_RESULT line in wrk output ($out)"
+    die "wrk against $url failed or timed out (exit $rc)"
+  fi
+  WRK_LINE=$(grep -m1 '^WRK_RESULT ' "$out") || die "no WRK_RESULT line in wrk output ($out)"
 }
 
-# cpu_busy_pct — % of all CPUs busy over the next second. Called when only idle servers of ours
-# run, so it measures what *other* processes (builds, ...) take from the benchmark.
+# CPU accounting, in clock ticks (USER_HZ), "CPU %" as in top: 100 = one core.
+NCPU=$(nproc)
+
+# cpu_totals — "busy total" ticks of the whole machine so far (steal counts as busy: lost to us).
+cpu_totals() {
+  local u n s i w q sq st
+  read -r _ u n s i w q sq st _ </proc/stat
+  echo "$((u + n + s + q + sq + st)) $((u + n + s + i + w + q + sq + st))"
+}
+
+# group_ticks PGID... — utime+stime so far of every live process in these process groups.
+group_ticks() {
+  local pg p line sum=0
+  local -a f
+  for pg in "$@"; do
+    [[ -n $pg ]] || continue
+    for p in $(pgrep -g "$pg" 2>/dev/null); do
+      { read -r line <"/proc/$p/stat"; } 2>/dev/null || continue
+      read -r -a f <<<"${line##*) }" # fields after "pid (comm) ": state ppid pgrp ... utime stime
+      sum=$((sum + f[11] + f[12]))
+    done
+  done
+  echo "$sum"
+}
+
+# children_ticks — CPU ticks of this shell's reaped children (wrk, through timeout).
+children_ticks() {
+  local line
+  local -a f
+  read -r line <"/proc/$$/stat"
+  read -r -a f <<<"${line##*) }"
+  echo $((f[13] + f[14]))
+}
+
+# cpu_busy_pct — CPU % (100 = one core) used over the next second by anything. Called when only
+# idle servers of ours run, so it measures what *other* processes (builds, ...) take.
 cpu_busy_pct() {
-  local u n s i w q sq st t1 i1 t2 i2
-  read -r _ u n s i w q sq st _ </proc/stat
-  t1=$((u + n + s + i + w + q + sq + st)) i1=$((i + w))
+  local b1 t1 b2 t2
+  read -r b1 t1 <<<"$(cpu_totals)"
   sleep 1
-  read -r _ u n s i w q sq st _ </proc/stat
-  t2=$((u + n + s + i + w + q + sq + st)) i2=$((i + w))
-  echo $((t2 > t1 ? 100 * ((t2 - t1) - (i2 - i1)) / (t2 - t1) : 0))
+  read -r b2 t2 <<<"$(cpu_totals)"
+  echo $((t2 > t1 ? 100 * NCPU * (b2 - b1) / (t2 - t1) : 0))
 }
 
 count_lines() { [[ -n ${1:-} && -f $1 ]] && wc -l <"$1" || echo 0; }
@@ -435,8 +478,8 @@ bench_target() { # TARGET N
   check_200 "$t" "$url"
 
   log "$t (workers=$n): warm-up ${WARMUP_S}s"
-  line=$(run_wrk "$RUN_DIR/wrk-warmup-$t-$n.txt" "$WARMUP_S" "$url")
-  warm_requests=$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$line")
+  run_wrk "$RUN_DIR/wrk-warmup-$t-$n.txt" "$WARMUP_S" "$url"
+  warm_requests=$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$WRK_LINE")
   # Sampling other processes' CPU use takes 1 s, which also lets buffered access logs (flush=1s)
   # catch up before we count their lines.
   local bg waited=0
@@ -447,13 +490,31 @@ bench_target() { # TARGET N
     waited=$((waited + 5))
     bg=$(cpu_busy_pct)
   done
-  ((bg > IDLE_PCT)) && log "WARNING: other processes use ${bg}% CPU; $t figures will be disturbed"
-  R[$t,$n,bg]=$bg
+  ((bg > IDLE_PCT)) && log "WARNING: other processes use ${bg}% CPU before the run; $t figures may be disturbed"
+  if ((waited > 0)); then # pools and caches went idle while we waited: warm up again
+    run_wrk "$RUN_DIR/wrk-warmup2-$t-$n.txt" "$WARMUP_S" "$url"
+    sleep 1.2
+  fi
   sleep 0.3
   log_before=$(count_lines "$TARGET_LOG")
 
   log "$t (workers=$n): measuring ${DURATION_S}s, wrk -t$THREADS -c$CONNECTIONS"
-  line=$(run_wrk "$RUN_DIR/wrk-$t-$n.txt" "$DURATION_S" "$url" --latency)
+  local b1 t1 b2 t2 w1 w2 u1 u2 p1 p2 dt
+  read -r b1 t1 <<<"$(cpu_totals)"
+  w1=$(children_ticks) u1=$(group_ticks "$UPSTREAM_PID") p1=$(group_ticks "$TARGET_PID")
+  run_wrk "$RUN_DIR/wrk-$t-$n.txt" "$DURATION_S" "$url" --latency
+  line=$WRK_LINE
+  w2=$(children_ticks) u2=$(group_ticks "$UPSTREAM_PID") p2=$(group_ticks "$TARGET_PID")
+  read -r b2 t2 <<<"$(cpu_totals)"
+  # CPU % (100 = one core) during the measured run: the proxy, the upstream, wrk, everything else.
+  dt=$(((t2 - t1) > 0 ? (t2 - t1) : 1))
+  R[$t,$n,cpu_target]=$((100 * NCPU * (p2 - p1) / dt))
+  R[$t,$n,cpu_upstream]=$((100 * NCPU * (u2 - u1) / dt))
+  R[$t,$n,cpu_wrk]=$((100 * NCPU * (w2 - w1) / dt))
+  R[$t,$n,cpu_other]=$((100 * NCPU * ((b2 - b1) - (p2 - p1) - (u2 - u1) - (w2 - w1)) / dt))
+  ((R[$t,$n,cpu_other] >= 0)) || R[$t,$n,cpu_other]=0
+  ((R[$t,$n,cpu_other] <= IDLE_PCT)) ||
+    log "WARNING: other processes used ${R[$t,$n,cpu_other]}% CPU during the $t run; its figures are disturbed"
   for kv in ${line#WRK_RESULT }; do
     k=${kv%%=*} v=${kv#*=}
     R[$t,$n,$k]=$v
@@ -489,6 +550,7 @@ bench_target() { # TARGET N
 # ---------------------------------------------------------------- machine info
 ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+per_core() { awk -v r="$1" -v c="$2" 'BEGIN { if (c + 0 <= 0) print "n/a"; else printf "%.0f", r * 100 / c }'; }
 int() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
 
 machine_info() {
@@ -504,7 +566,11 @@ machine_info() {
   echo "- wrk: $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }')"
   echo "- rustc: $(rustc --version 2>/dev/null || echo 'not found')"
   if wants tollgate; then
-    echo "- tollgate: $TOLLGATE_BIN (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit'), built $(date -u -r "$TOLLGATE_BIN" +%Y-%m-%dT%H:%MZ))"
+    local rev dirty=
+    rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit')
+    [[ -z $(git -C "$ROOT" status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null) ]] ||
+      dirty=" + uncommitted changes"
+    echo "- tollgate: $TOLLGATE_BIN (git $rev$dirty, built $(date -u -r "$TOLLGATE_BIN" +%Y-%m-%dT%H:%MZ))"
   fi
   echo "- Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
@@ -535,30 +601,38 @@ report() {
   echo "- Upstream: nginx, $UPSTREAM_WORKERS worker, return 200 \"hello\\n\" (keep-alive); nginx log: $NGINX_LOG; haproxy log: $HAPROXY_LOG"
   echo "- Targets measured: $TARGETS"
   echo
-  echo "| workers | target | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | non-2xx | socket errors | access-log lines | other CPU % |"
-  echo "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  echo "| workers | target | req/s | p50 ms | p99 ms | p99.9 ms | max ms | non-2xx / socket errors | CPU % proxy / upstream / wrk / other | req/s per core | access-log lines |"
+  echo "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
   for n in $WORKERS; do
     for t in $TARGETS; do
       e=$((R[$t,$n,err_connect] + R[$t,$n,err_read] + R[$t,$n,err_write] + R[$t,$n,err_timeout]))
-      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+      if [[ $t == upstream ]]; then
+        R[$t,$n,per_core]=$(per_core "${R[$t,$n,rps]}" "${R[$t,$n,cpu_upstream]}")
+      else
+        R[$t,$n,per_core]=$(per_core "${R[$t,$n,rps]}" "${R[$t,$n,cpu_target]}")
+      fi
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
         "$n" "$([[ $t == upstream ]] && echo "upstream (direct)" || echo "$t")" "$(int "${R[$t,$n,rps]}")" \
-        "$(ms "${R[$t,$n,p50_us]}")" "$(ms "${R[$t,$n,p90_us]}")" "$(ms "${R[$t,$n,p99_us]}")" \
-        "$(ms "${R[$t,$n,p999_us]}")" "$(ms "${R[$t,$n,max_us]}")" "${R[$t,$n,non2xx]}" "$e" \
-        "${R[$t,$n,logged]:-n/a}" "${R[$t,$n,bg]}"
+        "$(ms "${R[$t,$n,p50_us]}")" "$(ms "${R[$t,$n,p99_us]}")" \
+        "$(ms "${R[$t,$n,p999_us]}")" "$(ms "${R[$t,$n,max_us]}")" "${R[$t,$n,non2xx]} / $e" \
+        "$([[ $t == upstream ]] && echo "-" || echo "${R[$t,$n,cpu_target]}") / ${R[$t,$n,cpu_upstream]} / ${R[$t,$n,cpu_wrk]} / ${R[$t,$n,cpu_other]}" \
+        "${R[$t,$n,per_core]}" "${R[$t,$n,logged]:-n/a}"
     done
   done
   echo
   if wants tollgate && { wants nginx || wants haproxy; }; then
     echo "Ratios (tollgate / other; req/s: higher is better for tollgate, p99: lower is better):"
     echo
-    echo "| workers | req/s tollgate/nginx | req/s tollgate/haproxy | p99 tollgate/nginx | p99 tollgate/haproxy |"
-    echo "|--:|--:|--:|--:|--:|"
+    echo "| workers | req/s tollgate/nginx | req/s tollgate/haproxy | p99 tollgate/nginx | p99 tollgate/haproxy | req/s per core tollgate/nginx | req/s per core tollgate/haproxy |"
+    echo "|--:|--:|--:|--:|--:|--:|--:|"
     for n in $WORKERS; do
-      printf '| %s | %s | %s | %s | %s |\n' "$n" \
+      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$n" \
         "$(wants nginx && ratio "${R[tollgate,$n,rps]}" "${R[nginx,$n,rps]}" || echo n/a)" \
         "$(wants haproxy && ratio "${R[tollgate,$n,rps]}" "${R[haproxy,$n,rps]}" || echo n/a)" \
         "$(wants nginx && ratio "${R[tollgate,$n,p99_us]}" "${R[nginx,$n,p99_us]}" || echo n/a)" \
-        "$(wants haproxy && ratio "${R[tollgate,$n,p99_us]}" "${R[haproxy,$n,p99_us]}" || echo n/a)"
+        "$(wants haproxy && ratio "${R[tollgate,$n,p99_us]}" "${R[haproxy,$n,p99_us]}" || echo n/a)" \
+        "$(wants nginx && ratio "${R[tollgate,$n,per_core]}" "${R[nginx,$n,per_core]}" || echo n/a)" \
+        "$(wants haproxy && ratio "${R[tollgate,$n,per_core]}" "${R[haproxy,$n,per_core]}" || echo n/a)"
     done
     echo
   elif ! wants tollgate; then
@@ -571,11 +645,11 @@ report() {
   local disturbed=()
   for n in $WORKERS; do
     for t in $TARGETS; do
-      ((R[$t,$n,bg] > IDLE_PCT)) && disturbed+=("$t/$n:${R[$t,$n,bg]}%")
+      ((R[$t,$n,cpu_other] > IDLE_PCT)) && disturbed+=("$t/$n:${R[$t,$n,cpu_other]}%")
     done
   done
   if ((${#disturbed[@]})); then
-    echo "**Warning:** other processes were using the CPU before these measurements (target/workers:CPU%):"
+    echo "**Warning:** other processes used the CPU during these measurements (target/workers:CPU%):"
     echo "${disturbed[*]}. Treat their figures as noisy; re-run on a quiet machine or with WAIT_IDLE=600."
     echo
   fi
@@ -583,8 +657,10 @@ report() {
   echo "\`access-log lines\` counts lines the target logged during the measured run (up to $CONNECTIONS more than wrk's"
   echo "count: requests in flight when wrk stopped); for tollgate, \`dropped\` is its"
   echo "tollgate_access_log_dropped_total counter (records skipped rather than written)."
-  echo "\`other CPU %\` is the share of all CPUs that other processes used in the second before the"
-  echo "measured run (above $IDLE_PCT% the figures are disturbed)."
+  echo "\`CPU %\` (as in top, 100 = one core, $NCPU cores = $((100 * NCPU))): what the proxy, the upstream, wrk and every"
+  echo "other process used during the measured run (other above $IDLE_PCT%: the figures are disturbed)."
+  echo "\`req/s per core\` = req/s ÷ (the proxy's CPU % / 100), for the upstream row its own CPU: the"
+  echo "proxy's efficiency, which matters here because wrk and the upstream take part of the 2 cores."
   echo "Raw wrk output: bench/out/raw-$TS/<target>-<workers>.txt."
   echo
 }

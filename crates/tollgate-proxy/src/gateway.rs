@@ -209,12 +209,16 @@ impl Gateway {
         if declared.is_some_and(|n| n > (server.max_body_bytes + DRAIN_BYTES) as u64) {
             return (fail(ctx, GatewayError::BodyTooLarge), metrics);
         }
-        let body = match tokio::time::timeout(
-            server.body_read_timeout,
-            read_body(body, server.max_body_bytes),
-        )
-        .await
-        {
+        let body = match if http_body::Body::is_end_stream(&body) {
+            // No body (most GETs): skip the timer.
+            Ok(Ok(Bytes::new()))
+        } else {
+            tokio::time::timeout(
+                server.body_read_timeout,
+                read_body(body, server.max_body_bytes),
+            )
+            .await
+        } {
             Ok(Ok(b)) => b,
             Ok(Err(BodyError::TooLarge)) => {
                 return (fail(ctx, GatewayError::BodyTooLarge), metrics)

@@ -18,28 +18,58 @@ use crate::gateway::Gateway;
 /// answers oversized requests, with AWS's status and JSON body.
 const HYPER_MAX_HEADER_BYTES: usize = 64 * 1024;
 
-/// Bind every listener of the configuration (before dropping privileges or forking work).
-pub async fn bind(addresses: &[SocketAddr]) -> std::io::Result<Vec<TcpListener>> {
-    let mut out = Vec::with_capacity(addresses.len());
+/// Bind every listener `copies` times with `SO_REUSEPORT`, one copy per worker thread: each
+/// worker accepts on its own socket and the kernel spreads connections across them, so workers
+/// share no accept queue and no lock (the thread-per-core layout nginx and haproxy use).
+/// A port 0 is resolved by the first bind and reused by the copies.
+///
+/// Returns `sockets[worker][listener]`.
+pub fn bind_reuseport(
+    addresses: &[SocketAddr],
+    copies: usize,
+) -> std::io::Result<Vec<Vec<std::net::TcpListener>>> {
+    let mut out: Vec<Vec<std::net::TcpListener>> = (0..copies.max(1)).map(|_| Vec::new()).collect();
     for a in addresses {
-        let l = TcpListener::bind(a)
-            .await
-            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {a}: {e}")))?;
-        out.push(l);
+        let mut addr = *a;
+        for worker in out.iter_mut() {
+            let l = bind_one(addr)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {a}: {e}")))?;
+            addr = l.local_addr()?;
+            worker.push(l);
+        }
     }
     Ok(out)
+}
+
+fn bind_one(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
 }
 
 /// Serve `listeners` (indexed like the configuration's) until `shutdown` turns true, then stop
 /// accepting and wait up to the configured grace period for in-flight requests.
 pub async fn serve(
     gateway: Arc<Gateway>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<std::net::TcpListener>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let graceful = Arc::new(GracefulShutdown::new());
     let mut accept_tasks = Vec::new();
     for (idx, listener) in listeners.into_iter().enumerate() {
+        let listener = match TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot register a listener with the runtime");
+                continue;
+            }
+        };
         let gateway = Arc::clone(&gateway);
         let graceful = Arc::clone(&graceful);
         let mut stop = shutdown.clone();

@@ -8,6 +8,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// mimalloc instead of glibc's allocator: the request path allocates on worker threads and the
+/// access-log thread frees, and glibc serialises such cross-thread frees on an arena lock
+/// (measured: ~14% of gateway CPU in malloc/free and its lock; see bench/RESULTS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// An API gateway with AWS API Gateway's semantics that knows what every request costs.
 #[derive(Parser, Debug)]
 #[command(name = "tollgate", version, about)]

@@ -49,34 +49,46 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.workers.or(config.server.workers) {
-        builder.worker_threads(n.max(1));
-    }
-    let runtime = builder
-        .enable_all()
-        .thread_name("tollgate-worker")
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, config))
-}
+    let workers = args
+        .workers
+        .or(config.server.workers)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
 
-async fn serve(args: ServeArgs, config: GatewayConfig) -> anyhow::Result<()> {
+    // Bind before starting anything, so a taken port fails fast and port 0 is resolved.
     let addresses: Vec<_> = config.listeners.iter().map(|l| l.address).collect();
-    let listeners = server::bind(&addresses).await?;
-    let admin_listener = tokio::net::TcpListener::bind(config.admin.address)
-        .await
+    let sockets = server::bind_reuseport(&addresses, workers)?;
+    let admin_listener = std::net::TcpListener::bind(config.admin.address)
         .with_context(|| format!("cannot listen on {} (admin)", config.admin.address))?;
+    admin_listener.set_nonblocking(true)?;
     // These lines are part of the interface: tests and scripts read the bound ports from them.
-    for (l, bound) in config.listeners.iter().zip(&listeners) {
-        eprintln!(
-            "tollgate: listener {} on http://{}",
-            l.name,
-            bound.local_addr()?
-        );
+    if let Some(first) = sockets.first() {
+        for (l, bound) in config.listeners.iter().zip(first) {
+            eprintln!(
+                "tollgate: listener {} on http://{}",
+                l.name,
+                bound.local_addr()?
+            );
+        }
     }
     eprintln!("tollgate: admin on http://{}", admin_listener.local_addr()?);
 
+    // One single-threaded runtime per worker thread (thread per core): no work stealing, no
+    // cross-thread wake-ups on the request path. This thread is worker 0 and also runs the
+    // admin API, signals and housekeeping.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, config, sockets, admin_listener))
+}
+
+async fn serve(
+    args: ServeArgs,
+    config: GatewayConfig,
+    mut sockets: Vec<Vec<std::net::TcpListener>>,
+    admin_listener: std::net::TcpListener,
+) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let _upkeep = metrics.spawn_upkeep();
     let destination = config
@@ -102,7 +114,7 @@ async fn serve(args: ServeArgs, config: GatewayConfig) -> anyhow::Result<()> {
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let admin = tokio::spawn(tollgate_admin::serve(
-        admin_listener,
+        tokio::net::TcpListener::from_std(admin_listener)?,
         admin_token,
         tollgate_admin::AdminHandlers {
             metrics: {
@@ -115,7 +127,35 @@ async fn serve(args: ServeArgs, config: GatewayConfig) -> anyhow::Result<()> {
     ));
     tokio::spawn(signals(shutdown_tx, reload));
 
-    server::serve(Arc::clone(&gateway), listeners, shutdown_rx).await;
+    let own = if sockets.is_empty() {
+        Vec::new()
+    } else {
+        sockets.remove(0)
+    };
+    let mut threads = Vec::new();
+    for (n, listeners) in sockets.into_iter().enumerate() {
+        let gateway = Arc::clone(&gateway);
+        let shutdown = shutdown_rx.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("tollgate-worker-{}", n + 1))
+            .spawn(move || -> std::io::Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(server::serve(gateway, listeners, shutdown));
+                Ok(())
+            })
+            .context("cannot start a worker thread")?;
+        threads.push(thread);
+    }
+    server::serve(Arc::clone(&gateway), own, shutdown_rx).await;
+    for t in threads {
+        match tokio::task::spawn_blocking(move || t.join()).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "worker thread failed"),
+            _ => tracing::error!("worker thread panicked"),
+        }
+    }
     let _ = admin.await;
     access_log.flush().await;
     drop(access_log);
