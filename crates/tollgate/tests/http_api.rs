@@ -627,3 +627,60 @@ apis:
     assert_eq!(ev["httpMethod"], "GET");
     assert_eq!(ev["pathParameters"]["proxy"], "a/b");
 }
+
+/// The README's quick start: `examples/quickstart.yaml` serves its demo as documented (ports
+/// swapped for free ones so the test cannot collide with anything on the machine).
+#[tokio::test(flavor = "multi_thread")]
+async fn quickstart_example_serves_the_demo() {
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (public, internal, admin) = (free(), free(), free());
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/quickstart.yaml"
+    ))
+    .unwrap()
+    .replace("127.0.0.1:8080", &format!("127.0.0.1:{public}"))
+    .replace("127.0.0.1:8081", &format!("127.0.0.1:{internal}"))
+    .replace("127.0.0.1:9180", &format!("127.0.0.1:{admin}"));
+    let gw = Gateway::start(&yaml);
+    let c = client();
+    let base = gw.url("public");
+
+    let r = c.get(format!("{base}/hello")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message":"hello from tollgate"}"#
+    );
+    for path in ["/pets/7", "/dev/pets/7"] {
+        let r = c.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["stock"], 3, "{path}");
+    }
+    let r = c.get(format!("{base}/store/apples")).send().await.unwrap();
+    assert_eq!(r.status(), 404, "the internal API's $default route answers");
+    assert_eq!(r.text().await.unwrap(), r#"{"message":"no such item"}"#);
+    let r = c.get(format!("{base}/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.text().await.unwrap(), r#"{"message":"Not Found"}"#);
+    let r = c
+        .get(format!("{}/metrics", gw.admin_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("tollgate_requests_total"));
+    // Every request left a JSON access-log line on stdout.
+    assert!(Gateway::eventually(Duration::from_secs(5), || gw
+        .stdout_lines()
+        .iter()
+        .filter(|l| serde_json::from_str::<Value>(l).is_ok())
+        .count()
+        >= 7));
+}
