@@ -94,9 +94,10 @@ impl CorsPolicy {
     }
 
     /// Replace the backend's CORS headers with the configured ones on an actual response.
-    pub fn apply(&self, req_headers: &HeaderMap, out: &mut HeaderMap) {
+    /// `origin` is the request's `Origin` header.
+    pub fn apply(&self, origin: Option<&HeaderValue>, out: &mut HeaderMap) {
         strip_cors(out);
-        let Some(origin) = req_headers.get(header::ORIGIN) else {
+        let Some(origin) = origin else {
             return;
         };
         let Some(allow) = self.allow_origin(origin) else {

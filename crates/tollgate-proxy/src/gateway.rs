@@ -142,7 +142,7 @@ impl Gateway {
         integration_latency: &mut Option<Duration>,
     ) -> (Response<Body>, &'rt RouteMetrics) {
         let server = &rt.config.server;
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let fail = |ctx: &mut Context, e: GatewayError| {
             ctx.error = Some(e);
             integration::error_response(e)
@@ -229,6 +229,10 @@ impl Gateway {
         ctx.request_bytes = body.len() as u64;
 
         let integ = &api.integrations[route.integration];
+        let origin = art
+            .cors
+            .as_ref()
+            .and_then(|_| parts.headers.get(header::ORIGIN).cloned());
         let raw_query = parts.uri.query().unwrap_or("");
         let started = Instant::now();
         let result = match &integ.kind {
@@ -253,15 +257,6 @@ impl Gateway {
                 })
             }
             IntegrationKind::HttpProxy { uri, method } => {
-                let src = Sources::new(
-                    &parts.headers,
-                    raw_query,
-                    &body,
-                    path,
-                    &params,
-                    &stage.variables,
-                    ctx,
-                );
                 // Path parameters go into the URI as they arrived, still percent-encoded.
                 let raw_params: Vec<(&str, Cow<'_, str>)> = m
                     .params
@@ -281,13 +276,28 @@ impl Gateway {
                 if route.matcher == RouteMatcher::Default {
                     target = integration::append_path(&target, path);
                 }
-                let mut headers = parts.headers.clone();
+                // Mapping values read the request's headers as they arrived, so they need a
+                // copy; otherwise the headers move to the integration request as they are.
+                let mut headers = if integ.request_parameters.is_empty() {
+                    std::mem::take(&mut parts.headers)
+                } else {
+                    parts.headers.clone()
+                };
                 integration::strip_hop_by_hop(&mut headers);
                 headers.remove(header::HOST);
                 forwarded_for(&mut headers, peer);
                 let mut query = raw_query;
                 let rebuilt;
                 if !integ.request_parameters.is_empty() {
+                    let src = Sources::new(
+                        &parts.headers,
+                        raw_query,
+                        &body,
+                        path,
+                        &params,
+                        &stage.variables,
+                        ctx,
+                    );
                     let mut rp = RequestParts {
                         headers,
                         query: form_urlencoded::parse(raw_query.as_bytes())
@@ -386,7 +396,7 @@ impl Gateway {
             resp.headers = headers;
         }
         if let Some(cors) = &art.cors {
-            cors.apply(&parts.headers, &mut resp.headers);
+            cors.apply(origin.as_ref(), &mut resp.headers);
         }
         let mut out = Response::new(Full::new(resp.body));
         *out.status_mut() = StatusCode::from_u16(status).unwrap_or(resp.status);
