@@ -7,34 +7,12 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 use crate::errors::GatewayError;
+use crate::upstream;
 
 /// Largest integration response the gateway buffers (AWS: 10 MB payload).
 pub const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
-
-/// A pooled HTTP/1.1 client.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
-thread_local! {
-    /// One client, so one connection pool, per runtime worker thread: hyper-util's pool sits
-    /// behind a mutex, and per-thread pools keep that mutex uncontended on the request path.
-    static CLIENT: HttpClient = http_client();
-}
-
-fn http_client() -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(10)));
-    connector.enforce_http(true);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(1024)
-        .build(connector)
-}
 
 /// What an integration answered, buffered.
 pub struct IntegrationResponse {
@@ -97,8 +75,7 @@ pub async fn send(
     timeout: Duration,
 ) -> Result<IntegrationResponse, IntegrationFailure> {
     let fut = async {
-        let pending = CLIENT.with(|c| c.request(req));
-        let resp = pending.await.map_err(|e| {
+        let (resp, lease) = upstream::send(req).await.map_err(|e| {
             IntegrationFailure::new(
                 GatewayError::IntegrationFailure,
                 format!("Could not reach the integration: {}", error_chain(&e)),
@@ -114,6 +91,7 @@ pub async fn send(
                 status: Some(parts.status.as_u16()),
             })?
             .to_bytes();
+        lease.release();
         Ok(IntegrationResponse {
             status: parts.status,
             headers: parts.headers,

@@ -15,5 +15,6 @@ pub mod metrics;
 pub mod router;
 pub mod runtime;
 pub mod server;
+pub mod upstream;
 
 pub use gateway::Gateway;

@@ -684,3 +684,44 @@ async fn quickstart_example_serves_the_demo() {
         .count()
         >= 7));
 }
+
+/// A backend that closes kept-alive connections after each answer: the gateway's pool must
+/// notice and open new connections instead of failing requests.
+#[tokio::test(flavor = "multi_thread")]
+async fn pooled_connections_closed_by_the_backend_are_replaced() {
+    let backend = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = backend.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in backend.incoming().take(5) {
+            let Ok(mut s) = stream else { break };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            // Keep-alive is not refused; the socket simply closes after the answer.
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let yaml = format!(
+        r#"
+listeners: [{{name: main, address: "127.0.0.1:0"}}]
+admin: {{address: "127.0.0.1:0"}}
+apis:
+  - name: closing
+    routes: [{{key: "$default", integration: up}}]
+    integrations:
+      up: {{type: http_proxy, uri: "http://{addr}"}}
+"#
+    );
+    let gw = Gateway::start(&yaml);
+    let c = client();
+    for i in 0..3 {
+        let r = c
+            .get(format!("{}/n/{i}", gw.url("main")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "request {i}");
+        assert_eq!(r.text().await.unwrap(), "ok");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
