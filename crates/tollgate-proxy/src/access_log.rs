@@ -84,10 +84,11 @@ impl LogFormat {
         for p in &self.parts {
             match p {
                 Part::Literal(s) => out.push_str(s),
-                Part::Var(name) => match ctx.var(name) {
-                    Some(v) => out.push_str(&v),
-                    None => out.push('-'),
-                },
+                Part::Var(name) => {
+                    if !ctx.write_var(name, out) {
+                        out.push('-');
+                    }
+                }
             }
         }
     }

@@ -94,6 +94,37 @@ impl Context {
         }
     }
 
+    /// Append `$context.<name>` to `out` (the access log's path: numbers and addresses are
+    /// written in place rather than through a temporary string). Returns false when unset.
+    pub fn write_var(&self, name: &str, out: &mut String) -> bool {
+        use std::fmt::Write as _;
+        let _ = match name {
+            "status" => write!(out, "{}", self.status),
+            "responseLength" => write!(out, "{}", self.response_length),
+            "responseLatency" => write!(out, "{}", self.response_latency_ms),
+            "dataProcessed" => write!(out, "{}", self.request_bytes + self.response_length),
+            "identity.sourceIp" => write!(out, "{}", self.source_ip),
+            "integrationLatency" | "integration.latency" => match self.integration_latency_ms {
+                Some(ms) => write!(out, "{ms}"),
+                None => return false,
+            },
+            "integrationStatus" | "integration.integrationStatus" | "integration.status" => {
+                match self.integration_status {
+                    Some(s) => write!(out, "{s}"),
+                    None => return false,
+                }
+            }
+            _ => match self.var(name) {
+                Some(v) => {
+                    out.push_str(&v);
+                    Ok(())
+                }
+                None => return false,
+            },
+        };
+        true
+    }
+
     fn domain_name(&self) -> Option<&str> {
         self.domain_name.as_ref().and_then(|v| v.to_str().ok())
     }

@@ -274,7 +274,7 @@ impl Gateway {
                 );
                 let mut target = uri_src.eval(uri);
                 if route.matcher == RouteMatcher::Default {
-                    target = integration::append_path(&target, path);
+                    integration::append_path(&mut target, path);
                 }
                 // Mapping values read the request's headers as they arrived, so they need a
                 // copy; otherwise the headers move to the integration request as they are.
@@ -552,11 +552,13 @@ async fn read_body(mut body: Incoming, max: usize) -> Result<Bytes, BodyError> {
 
 /// Append the client's address to `X-Forwarded-For` and say how it arrived.
 fn forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
-    let ip = peer.ip().to_string();
-    let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {ip}"),
-        None => ip,
-    };
+    use std::fmt::Write as _;
+    let mut value = String::with_capacity(48);
+    if let Some(prev) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        value.push_str(prev);
+        value.push_str(", ");
+    }
+    let _ = write!(value, "{}", peer.ip());
     if let Ok(v) = HeaderValue::try_from(value) {
         headers.insert("x-forwarded-for", v);
     }

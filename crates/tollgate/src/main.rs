@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 /// mimalloc instead of glibc's allocator: the request path allocates on worker threads and the
 /// access-log thread frees, and glibc serialises such cross-thread frees on an arena lock
 /// (measured: ~14% of gateway CPU in malloc/free and its lock; see bench/RESULTS.md).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
