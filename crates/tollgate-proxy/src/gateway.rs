@@ -234,6 +234,21 @@ impl Gateway {
             .as_ref()
             .and_then(|_| parts.headers.get(header::ORIGIN).cloned());
         let raw_query = parts.uri.query().unwrap_or("");
+        // What mapping templates may read about this request (a macro, not a closure: the
+        // headers may be moved out of `parts` in between).
+        macro_rules! sources {
+            ($params:expr) => {
+                Sources::new(
+                    &parts.headers,
+                    raw_query,
+                    &body,
+                    path,
+                    $params,
+                    &stage.variables,
+                    ctx,
+                )
+            };
+        }
         let started = Instant::now();
         let result = match &integ.kind {
             IntegrationKind::Mock {
@@ -263,15 +278,7 @@ impl Gateway {
                     .iter()
                     .map(|(k, v)| (*k, Cow::Borrowed(*v)))
                     .collect();
-                let uri_src = Sources::new(
-                    &parts.headers,
-                    raw_query,
-                    &body,
-                    path,
-                    &raw_params,
-                    &stage.variables,
-                    ctx,
-                );
+                let uri_src = sources!(&raw_params);
                 let mut target = uri_src.eval(uri);
                 if route.matcher == RouteMatcher::Default {
                     integration::append_path(&mut target, path);
@@ -289,15 +296,7 @@ impl Gateway {
                 let mut query = raw_query;
                 let rebuilt;
                 if !integ.request_parameters.is_empty() {
-                    let src = Sources::new(
-                        &parts.headers,
-                        raw_query,
-                        &body,
-                        path,
-                        &params,
-                        &stage.variables,
-                        ctx,
-                    );
+                    let src = sources!(&params);
                     let mut rp = RequestParts {
                         headers,
                         query: form_urlencoded::parse(raw_query.as_bytes())
@@ -335,15 +334,7 @@ impl Gateway {
                 function,
                 payload_format,
             } => {
-                let src = Sources::new(
-                    &parts.headers,
-                    raw_query,
-                    &body,
-                    path,
-                    &params,
-                    &stage.variables,
-                    ctx,
-                );
+                let src = sources!(&params);
                 let function = src.eval(function);
                 self.invoke_lambda(
                     rt,
@@ -381,16 +372,7 @@ impl Gateway {
 
         let mut status = resp.status.as_u16();
         if let Some(maps) = integ.response_parameters.get(&status) {
-            let src = Sources::new(
-                &parts.headers,
-                raw_query,
-                &body,
-                path,
-                &params,
-                &stage.variables,
-                ctx,
-            )
-            .with_response(&resp.headers, &resp.body);
+            let src = sources!(&params).with_response(&resp.headers, &resp.body);
             let mut headers = resp.headers.clone();
             status = mapping::apply_response(maps, &src, status, &mut headers);
             resp.headers = headers;
