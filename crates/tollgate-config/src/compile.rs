@@ -18,6 +18,11 @@ use crate::model::{
 use crate::schema;
 use crate::template::{self, Direction};
 
+/// The data plane speaks plain HTTP/1.1 to integrations for now; say so at validation time
+/// rather than failing every request at run time.
+const HTTPS_NOT_YET: &str =
+    "https integrations are not supported yet: use an http:// URI (TLS to backends is planned)";
+
 /// Access-log format size limit, 3 KB (aws-facts §2.2).
 const MAX_ACCESS_LOG_FORMAT_BYTES: usize = 3072;
 /// Routes per HTTP API (aws-facts §2.2; adjustable at AWS, fixed here).
@@ -819,15 +824,13 @@ impl Cx<'_> {
     }
 
     fn http_uri(&mut self, pointer: &str, uri: &str) -> Option<Template> {
-        let rest = uri
-            .strip_prefix("http://")
-            .or_else(|| uri.strip_prefix("https://"));
-        match rest {
+        if uri.starts_with("https://") {
+            self.err(pointer, HTTPS_NOT_YET.to_string());
+            return None;
+        }
+        match uri.strip_prefix("http://") {
             None => {
-                self.err(
-                    pointer,
-                    format!("invalid uri `{uri}`: expected `http://` or `https://`"),
-                );
+                self.err(pointer, format!("invalid uri `{uri}`: expected `http://`"));
                 None
             }
             Some("") => {
@@ -866,9 +869,13 @@ impl Cx<'_> {
     /// data plane can append `/2015-03-31/functions/...`.
     fn lambda_endpoint(&mut self, pointer: &str, endpoint: &str) -> Option<String> {
         let trimmed = endpoint.trim_end_matches('/');
+        if trimmed.starts_with("https://") {
+            self.err(pointer, HTTPS_NOT_YET.to_string());
+            return None;
+        }
         let ok = match trimmed.parse::<http::Uri>() {
             Ok(u) => {
-                matches!(u.scheme_str(), Some("http" | "https"))
+                matches!(u.scheme_str(), Some("http"))
                     && u.authority().is_some_and(|a| !a.host().is_empty())
                     && u.query().is_none()
             }
@@ -879,7 +886,7 @@ impl Cx<'_> {
         } else {
             self.err(
                 pointer,
-                format!("invalid endpoint `{endpoint}`: expected `http://HOST:PORT` or `https://HOST:PORT`"),
+                format!("invalid endpoint `{endpoint}`: expected `http://HOST:PORT`"),
             );
             None
         }

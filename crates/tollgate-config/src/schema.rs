@@ -311,7 +311,7 @@ pub struct Integration {
     /// Integration type.
     #[serde(rename = "type")]
     pub kind: IntegrationType,
-    /// http_proxy (required): target URL, `http://` or `https://`; may use
+    /// http_proxy (required): target URL, `http://` (`https://` is not supported yet); may use
     /// `${stageVariables.NAME}` and the route's path parameters `{name}` (`{proxy}` for a
     /// greedy `{proxy+}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -746,7 +746,7 @@ fn integration_types() {
     integrations:
       p:
         type: http_proxy
-        uri: https://${stageVariables.host}/base/{proxy}
+        uri: http://${stageVariables.host}/base/{proxy}
         method: POST
       m:
         type: mock
@@ -772,7 +772,7 @@ fn integration_types() {
             assert_eq!(
                 uri.parts,
                 [
-                    lit("https://"),
+                    lit("http://"),
                     var(VarRef::StageVariable("host".into())),
                     lit("/base/"),
                     var(VarRef::RequestPathParam("proxy".into())),
@@ -868,11 +868,11 @@ fn integration_field_checks() {
             "gw.yaml:7:7: `http_proxy` integration `p` needs `uri`",
             "gw.yaml:9:9: field `body` does not apply to `http_proxy` integrations",
             "gw.yaml:10:17: unknown method `FETCH`, expected one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, ANY",
-            "gw.yaml:13:14: invalid uri `ftp://x/`: expected `http://` or `https://`",
+            "gw.yaml:13:14: invalid uri `ftp://x/`: expected `http://`",
             "gw.yaml:16:14: invalid uri: `{a-b}` is not a path parameter (letters, digits and `_`)",
             "gw.yaml:19:9: field `uri` does not apply to `mock` integrations",
             "gw.yaml:21:7: `lambda` integration `l` needs `function`",
-            "gw.yaml:23:19: invalid endpoint `localhost:9001`: expected `http://HOST:PORT` or `https://HOST:PORT`",
+            "gw.yaml:23:19: invalid endpoint `localhost:9001`: expected `http://HOST:PORT`",
             "gw.yaml:27:19: the function name must not be empty",
             "gw.yaml:28:9: field `headers` does not apply to `lambda` integrations",
         ]
@@ -1089,4 +1089,16 @@ fn keys_with_slashes_and_tildes_are_located() {
         errors(&text),
         ["gw.yaml:9:9: field `uri` does not apply to `mock` integrations"]
     );
+}
+
+#[test]
+fn https_integrations_are_rejected_until_supported() {
+    let text = api(
+        "    routes:\n      - {key: $default, integration: up}\n    integrations:\n      up: {type: http_proxy, uri: \"https://backend.example\"}\n      fn: {type: lambda, endpoint: \"https://lambda.example\", function: f}\n",
+    );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs[0].starts_with("gw.yaml:9:"), "{errs:?}");
+    assert!(errs[0].contains("https integrations are not supported yet"), "{errs:?}");
+    assert!(errs[1].starts_with("gw.yaml:10:"), "{errs:?}");
 }
