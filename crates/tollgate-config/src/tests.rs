@@ -1099,6 +1099,9 @@ fn https_integrations_are_rejected_until_supported() {
     let errs = errors(&text);
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert!(errs[0].starts_with("gw.yaml:9:"), "{errs:?}");
-    assert!(errs[0].contains("https integrations are not supported yet"), "{errs:?}");
+    assert!(
+        errs[0].contains("https integrations are not supported yet"),
+        "{errs:?}"
+    );
     assert!(errs[1].starts_with("gw.yaml:10:"), "{errs:?}");
 }

@@ -1,6 +1,7 @@
 //! The `tollgate` binary: parse the command line, wire the crates together, map errors to an
 //! exit code. All behaviour lives in the library crates.
 
+mod cost;
 mod serve;
 
 use std::path::PathBuf;
@@ -38,6 +39,17 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Cost: price workloads (more to come: reports from the ledger, forecasts).
+    Cost {
+        #[command(subcommand)]
+        command: CostCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CostCommand {
+    /// Price a month of traffic without traffic, with AWS's tiers and regions.
+    Estimate(cost::EstimateArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,6 +101,15 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("tollgate: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Cost {
+            command: CostCommand::Estimate(args),
+        } => match cost::run_estimate(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e:#}");
                 ExitCode::FAILURE
             }
         },

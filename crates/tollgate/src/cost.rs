@@ -1,0 +1,143 @@
+//! `tollgate cost ...`: pricing commands.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use rust_decimal::Decimal;
+use tollgate_pricing::{
+    estimate, CacheWorkload, Catalog, HttpWorkload, RestWorkload, WebsocketWorkload, Workload,
+};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Price a month of traffic without traffic. Flags add to (and override) `--workload FILE`.
+#[derive(Args, Debug)]
+pub struct EstimateArgs {
+    /// A YAML workload file (docs/pricing.md).
+    #[arg(long)]
+    pub workload: Option<PathBuf>,
+    /// AWS region whose prices apply (default us-east-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Apply the legacy 12-month free tier.
+    #[arg(long)]
+    pub free_tier: bool,
+    /// Days in the month for per-minute rates (default 30, as AWS's examples).
+    #[arg(long)]
+    pub days: Option<Decimal>,
+    /// HTTP API requests per month.
+    #[arg(long)]
+    pub http_requests: Option<Decimal>,
+    /// HTTP API requests per minute (instead of --http-requests).
+    #[arg(long)]
+    pub http_requests_per_minute: Option<Decimal>,
+    /// Average HTTP API request payload in KB (billed per started 512 KB).
+    #[arg(long)]
+    pub http_request_kb: Option<Decimal>,
+    /// REST API requests per month.
+    #[arg(long)]
+    pub rest_requests: Option<Decimal>,
+    /// Average REST response size in KB (priced as data transfer out).
+    #[arg(long)]
+    pub rest_response_kb: Option<Decimal>,
+    /// WebSocket messages per month (both directions).
+    #[arg(long)]
+    pub ws_messages: Option<Decimal>,
+    /// Average WebSocket message size in KB (billed per started 32 KB).
+    #[arg(long)]
+    pub ws_message_kb: Option<Decimal>,
+    /// WebSocket connection minutes per month.
+    #[arg(long)]
+    pub ws_connection_minutes: Option<Decimal>,
+    /// Stage cache size in GB (0.5, 1.6, 6.1, 13.5, 28.4, 58.2, 118, 237).
+    #[arg(long)]
+    pub cache_gb: Option<Decimal>,
+    /// Hours the cache is provisioned (default: the whole month).
+    #[arg(long, requires = "cache_gb")]
+    pub cache_hours: Option<Decimal>,
+    /// Data transferred out in GB per month.
+    #[arg(long)]
+    pub data_out_gb: Option<Decimal>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+impl EstimateArgs {
+    fn workload(&self) -> anyhow::Result<Workload> {
+        let mut w = match &self.workload {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                Workload::from_yaml_str(&text).with_context(|| path.display().to_string())?
+            }
+            None => Workload::default(),
+        };
+        if self.region.is_some() {
+            w.region.clone_from(&self.region);
+        }
+        w.free_tier |= self.free_tier;
+        if self.days.is_some() {
+            w.days = self.days;
+        }
+        if self.http_requests.is_some()
+            || self.http_requests_per_minute.is_some()
+            || self.http_request_kb.is_some()
+        {
+            let h = w.http.get_or_insert_with(HttpWorkload::default);
+            set(&mut h.requests, self.http_requests);
+            set(&mut h.requests_per_minute, self.http_requests_per_minute);
+            set(&mut h.request_kb, self.http_request_kb);
+        }
+        if self.rest_requests.is_some() || self.rest_response_kb.is_some() {
+            let r = w.rest.get_or_insert_with(RestWorkload::default);
+            set(&mut r.requests, self.rest_requests);
+            set(&mut r.response_kb, self.rest_response_kb);
+        }
+        if self.ws_messages.is_some()
+            || self.ws_message_kb.is_some()
+            || self.ws_connection_minutes.is_some()
+        {
+            let s = w.websocket.get_or_insert_with(WebsocketWorkload::default);
+            set(&mut s.messages, self.ws_messages);
+            set(&mut s.message_kb, self.ws_message_kb);
+            set(&mut s.connection_minutes, self.ws_connection_minutes);
+        }
+        if let Some(size_gb) = self.cache_gb {
+            w.cache = Some(CacheWorkload {
+                size_gb,
+                hours: self.cache_hours,
+            });
+        }
+        set(&mut w.data_out_gb, self.data_out_gb);
+        w.quantities()?;
+        Ok(w)
+    }
+}
+
+fn set(field: &mut Option<Decimal>, value: Option<Decimal>) {
+    if value.is_some() {
+        *field = value;
+    }
+}
+
+pub fn run_estimate(args: &EstimateArgs) -> anyhow::Result<()> {
+    let workload = args.workload()?;
+    let e = estimate(&Catalog::embedded(), &workload)?;
+    let out = match args.format {
+        Format::Table => e.to_table(),
+        Format::Json => e.to_json(),
+        Format::Csv => e.to_csv(),
+    };
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
+    }
+    Ok(())
+}
