@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -37,6 +37,22 @@ pub struct Gateway {
 }
 
 type Body = Full<Bytes>;
+
+/// The client end of a connection, with its address already rendered for `X-Forwarded-For`
+/// (once per connection, not per request).
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub ip: HeaderValue,
+}
+
+impl Peer {
+    pub fn new(addr: SocketAddr) -> Self {
+        let ip = HeaderValue::try_from(addr.ip().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("0.0.0.0"));
+        Self { addr, ip }
+    }
+}
 
 impl Gateway {
     pub fn new(
@@ -78,7 +94,7 @@ impl Gateway {
     pub async fn handle(
         self: Arc<Self>,
         listener: usize,
-        peer: SocketAddr,
+        peer: Peer,
         req: Request<Incoming>,
     ) -> Result<Response<Body>, Infallible> {
         let start = Instant::now();
@@ -93,7 +109,7 @@ impl Gateway {
             method: req.method().clone(),
             path: req.uri().path().to_owned(),
             version: req.version(),
-            source_ip: peer.ip(),
+            source_ip: peer.addr.ip(),
             user_agent: req.headers().get(header::USER_AGENT).cloned(),
             domain_name: req.headers().get(header::HOST).cloned(),
             request_bytes: 0,
@@ -108,7 +124,14 @@ impl Gateway {
 
         let mut integration_latency = None;
         let (mut resp, metrics) = self
-            .process(&rt, listener, peer, req, &mut ctx, &mut integration_latency)
+            .process(
+                &rt,
+                listener,
+                &peer,
+                req,
+                &mut ctx,
+                &mut integration_latency,
+            )
             .await;
 
         if let Ok(v) = HeaderValue::from_str(ctx.request_id.as_str()) {
@@ -136,7 +159,7 @@ impl Gateway {
         &self,
         rt: &'rt Runtime,
         listener: usize,
-        peer: SocketAddr,
+        peer: &Peer,
         req: Request<Incoming>,
         ctx: &mut Context,
         integration_latency: &mut Option<Duration>,
@@ -291,7 +314,6 @@ impl Gateway {
                     parts.headers.clone()
                 };
                 integration::strip_hop_by_hop(&mut headers);
-                headers.remove(header::HOST);
                 forwarded_for(&mut headers, peer);
                 let mut query = raw_query;
                 let rebuilt;
@@ -398,7 +420,7 @@ impl Gateway {
         stage_variables: &std::collections::BTreeMap<String, String>,
         body: &Bytes,
         ctx: &Context,
-        peer: SocketAddr,
+        peer: &Peer,
         endpoint: &str,
         function: &str,
         format: PayloadFormat,
@@ -422,7 +444,7 @@ impl Gateway {
             RouteMatcher::Path { path, .. } => path.as_str(),
         };
         let param_refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-        let source_ip = peer.ip().to_string();
+        let source_ip = peer.ip.to_str().unwrap_or("");
         let input = lambda::EventInput {
             account_id: &rt.config.account_id,
             api_id: &api.id,
@@ -437,7 +459,7 @@ impl Gateway {
             path_params: &param_refs,
             stage_variables,
             body,
-            source_ip: &source_ip,
+            source_ip,
             protocol: version_str(parts.version),
             request_id: ctx.request_id.as_str(),
             request_time: ctx.request_time.into(),
@@ -533,18 +555,26 @@ async fn read_body(mut body: Incoming, max: usize) -> Result<Bytes, BodyError> {
 }
 
 /// Append the client's address to `X-Forwarded-For` and say how it arrived.
-fn forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
-    use std::fmt::Write as _;
-    let mut value = String::with_capacity(48);
-    if let Some(prev) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        value.push_str(prev);
-        value.push_str(", ");
+fn forwarded_for(headers: &mut HeaderMap, peer: &Peer) {
+    let xff = HeaderName::from_static("x-forwarded-for");
+    match headers.get(&xff).and_then(|v| v.to_str().ok()) {
+        Some(prev) => {
+            let mut value = String::with_capacity(prev.len() + 2 + peer.ip.len());
+            value.push_str(prev);
+            value.push_str(", ");
+            value.push_str(peer.ip.to_str().unwrap_or(""));
+            if let Ok(v) = HeaderValue::try_from(value) {
+                headers.insert(xff, v);
+            }
+        }
+        None => {
+            headers.insert(xff, peer.ip.clone());
+        }
     }
-    let _ = write!(value, "{}", peer.ip());
-    if let Ok(v) = HeaderValue::try_from(value) {
-        headers.insert("x-forwarded-for", v);
-    }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("http"),
+    );
 }
 
 /// Replace the path of an absolute URI text (for `overwrite:path`), keeping its query.

@@ -10,7 +10,7 @@
 //! `ANY` routes whose path the method does not define itself, and one tree of `ANY` routes for
 //! every other method. A lookup is one tree walk, without allocation.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use http::Method;
 use tollgate_config::model::{Route, RouteMatcher};
@@ -18,7 +18,8 @@ use tollgate_config::model::{Route, RouteMatcher};
 /// Compiled routes of one API.
 #[derive(Debug)]
 pub struct ApiRouter {
-    by_method: HashMap<Method, matchit::Router<usize>>,
+    /// A handful of methods at most: a linear scan beats hashing the method.
+    by_method: Vec<(Method, matchit::Router<usize>)>,
     any: matchit::Router<usize>,
     default_route: Option<usize>,
 }
@@ -89,7 +90,7 @@ impl ApiRouter {
                 insert(&mut any, path, idx)?;
             }
         }
-        let mut by_method = HashMap::new();
+        let mut by_method = Vec::new();
         for m in methods {
             let mut tree = matchit::Router::new();
             let mut own_paths = HashSet::new();
@@ -112,7 +113,7 @@ impl ApiRouter {
                     }
                 }
             }
-            by_method.insert(m, tree);
+            by_method.push((m, tree));
         }
         Ok(Self {
             by_method,
@@ -123,7 +124,11 @@ impl ApiRouter {
 
     /// Find the route for `method` and `path` (the path without the stage segment).
     pub fn lookup<'r, 'p>(&'r self, method: &Method, path: &'p str) -> Option<RouteMatch<'r, 'p>> {
-        let tree = self.by_method.get(method).unwrap_or(&self.any);
+        let tree = self
+            .by_method
+            .iter()
+            .find(|(m, _)| m == method)
+            .map_or(&self.any, |(_, t)| t);
         match tree.at(path) {
             Ok(m) => Some(RouteMatch {
                 route: *m.value,

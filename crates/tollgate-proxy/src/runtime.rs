@@ -28,7 +28,11 @@ pub struct Runtime {
 /// How one listener picks an API from the `Host` header.
 #[derive(Default)]
 pub struct ListenerTable {
+    /// Custom domains (lower-case).
     by_host: HashMap<String, usize>,
+    /// API ids, matched against the first label of the host. A short list: a linear scan of
+    /// ten-byte ids is cheaper than hashing the host.
+    by_id: Vec<(String, usize)>,
     default_api: Option<usize>,
 }
 
@@ -64,7 +68,7 @@ impl Runtime {
                     table.by_host.insert(h.to_ascii_lowercase(), idx);
                 }
                 // `{id}.execute-api.{region}.amazonaws.com` (and any `{id}.` host) reaches the API.
-                table.by_host.insert(api.id.clone(), idx);
+                table.by_id.push((api.id.clone(), idx));
             }
             apis.push(ApiRuntime::build(api, metrics)?);
         }
@@ -93,21 +97,22 @@ impl Runtime {
                 }
             });
             if !table.by_host.is_empty() {
-                let lower;
-                let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
-                    lower = host.to_ascii_lowercase();
-                    lower.as_str()
+                let found = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                    table.by_host.get(&host.to_ascii_lowercase())
                 } else {
-                    host
+                    table.by_host.get(host)
                 };
-                if let Some(i) = table.by_host.get(host) {
+                if let Some(i) = found {
                     return Some(*i);
                 }
-                if let Some((first, _)) = host.split_once('.') {
-                    if let Some(i) = table.by_host.get(first) {
-                        return Some(*i);
-                    }
-                }
+            }
+            let first = host.split('.').next().unwrap_or(host);
+            if let Some((_, i)) = table
+                .by_id
+                .iter()
+                .find(|(id, _)| id.eq_ignore_ascii_case(first))
+            {
+                return Some(*i);
             }
         }
         table.default_api

@@ -12,7 +12,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Peer};
 
 /// hyper's own header limit sits above AWS's 10,240 bytes so that the gateway, not hyper,
 /// answers oversized requests, with AWS's status and JSON body.
@@ -90,7 +90,8 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let server = gateway.config().server.clone();
                 let gw = Arc::clone(&gateway);
-                let svc = service_fn(move |req| Arc::clone(&gw).handle(idx, peer, req));
+                let client = Peer::new(peer);
+                let svc = service_fn(move |req| Arc::clone(&gw).handle(idx, client.clone(), req));
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(server.header_read_timeout)

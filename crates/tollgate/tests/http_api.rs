@@ -725,3 +725,45 @@ apis:
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
 }
+
+/// Several APIs on one listener: custom domains, `{apiId}.execute-api…` hosts, the default API.
+#[tokio::test(flavor = "multi_thread")]
+async fn apis_are_chosen_by_host() {
+    let yaml = r#"
+listeners: [{name: main, address: "127.0.0.1:0"}]
+admin: {address: "127.0.0.1:0"}
+apis:
+  - name: public
+    routes: [{key: "$default", integration: m}]
+    integrations: {m: {type: mock, body: "public"}}
+  - name: partner
+    hosts: [partner.example.com]
+    routes: [{key: "$default", integration: m}]
+    integrations: {m: {type: mock, body: "partner"}}
+  - name: internal
+    id: int0000001
+    hosts: [internal.example.com]
+    routes: [{key: "$default", integration: m}]
+    integrations: {m: {type: mock, body: "internal"}}
+"#;
+    let gw = Gateway::start(yaml);
+    let c = client();
+    let url = format!("{}/x", gw.url("main"));
+    for (host, want) in [
+        (None, "public"),
+        (Some("partner.example.com"), "partner"),
+        (Some("PARTNER.example.com:443"), "partner"),
+        (
+            Some("int0000001.execute-api.us-east-1.amazonaws.com"),
+            "internal",
+        ),
+        (Some("unknown.example.com"), "public"),
+    ] {
+        let mut req = c.get(&url);
+        if let Some(h) = host {
+            req = req.header("host", h);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.text().await.unwrap(), want, "{host:?}");
+    }
+}
