@@ -38,6 +38,11 @@ pub struct Gateway {
 
 type Body = Full<Bytes>;
 
+// Header names built once: `HeaderName::from_static` validates its text on every call.
+const APIGW_REQUESTID: HeaderName = HeaderName::from_static("apigw-requestid");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 /// The client end of a connection, with its address already rendered for `X-Forwarded-For`
 /// (once per connection, not per request).
 #[derive(Clone, Debug)]
@@ -135,7 +140,7 @@ impl Gateway {
             .await;
 
         if let Ok(v) = HeaderValue::from_str(ctx.request_id.as_str()) {
-            resp.headers_mut().insert("apigw-requestid", v);
+            resp.headers_mut().insert(APIGW_REQUESTID, v);
         }
         let length = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
         let elapsed = start.elapsed();
@@ -556,25 +561,21 @@ async fn read_body(mut body: Incoming, max: usize) -> Result<Bytes, BodyError> {
 
 /// Append the client's address to `X-Forwarded-For` and say how it arrived.
 fn forwarded_for(headers: &mut HeaderMap, peer: &Peer) {
-    let xff = HeaderName::from_static("x-forwarded-for");
-    match headers.get(&xff).and_then(|v| v.to_str().ok()) {
+    match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prev) => {
             let mut value = String::with_capacity(prev.len() + 2 + peer.ip.len());
             value.push_str(prev);
             value.push_str(", ");
             value.push_str(peer.ip.to_str().unwrap_or(""));
             if let Ok(v) = HeaderValue::try_from(value) {
-                headers.insert(xff, v);
+                headers.insert(X_FORWARDED_FOR, v);
             }
         }
         None => {
-            headers.insert(xff, peer.ip.clone());
+            headers.insert(X_FORWARDED_FOR, peer.ip.clone());
         }
     }
-    headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("http"),
-    );
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
 }
 
 /// Replace the path of an absolute URI text (for `overwrite:path`), keeping its query.
