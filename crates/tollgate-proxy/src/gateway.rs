@@ -348,7 +348,7 @@ impl Gateway {
                         format!("Invalid integration URI: {target}"),
                     )),
                     Ok(uri) => {
-                        let mut out = Request::new(Full::new(body.clone()));
+                        let mut out = Request::new(body.clone());
                         *out.method_mut() = method.clone().unwrap_or_else(|| parts.method.clone());
                         *out.uri_mut() = uri;
                         *out.headers_mut() = headers;

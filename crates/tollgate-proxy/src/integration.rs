@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 
 use crate::errors::GatewayError;
 use crate::upstream;
@@ -85,35 +85,19 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 
 /// Send `req` and buffer the answer, all within `timeout`.
 pub async fn send(
-    req: Request<Full<Bytes>>,
+    req: Request<Bytes>,
     timeout: Duration,
 ) -> Result<IntegrationResponse, IntegrationFailure> {
-    let fut = async {
-        let (resp, lease) = upstream::send(req).await.map_err(|e| {
-            IntegrationFailure::new(
-                GatewayError::IntegrationFailure,
-                format!("Could not reach the integration: {}", error_chain(&e)),
-            )
-        })?;
-        let (parts, body) = resp.into_parts();
-        let body = Limited::new(body, MAX_RESPONSE_BYTES)
-            .collect()
-            .await
-            .map_err(|e| IntegrationFailure {
-                kind: GatewayError::IntegrationFailure,
-                message: format!("Integration response body failed: {e}").into(),
-                status: Some(parts.status.as_u16()),
-            })?
-            .to_bytes();
-        lease.release();
-        Ok(IntegrationResponse {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
-    };
-    match tokio::time::timeout(timeout, fut).await {
-        Ok(r) => r,
+    match tokio::time::timeout(timeout, upstream::send(req, MAX_RESPONSE_BYTES)).await {
+        Ok(Ok(r)) => Ok(IntegrationResponse {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        }),
+        Ok(Err(e)) => Err(IntegrationFailure::new(
+            GatewayError::IntegrationFailure,
+            format!("Could not reach the integration: {}", error_chain(&e)),
+        )),
         Err(_) => Err(IntegrationFailure::new(
             GatewayError::IntegrationTimeout,
             "Integration timed out",
@@ -159,11 +143,7 @@ pub fn with_query(mut uri: String, query: &str) -> String {
 }
 
 /// Build the request to the Lambda Invoke API of `endpoint` for `function`.
-pub fn lambda_request(
-    endpoint: &str,
-    function: &str,
-    event: Vec<u8>,
-) -> Option<Request<Full<Bytes>>> {
+pub fn lambda_request(endpoint: &str, function: &str, event: Vec<u8>) -> Option<Request<Bytes>> {
     let encoded =
         percent_encoding::utf8_percent_encode(function, percent_encoding::NON_ALPHANUMERIC);
     let uri: Uri = format!("{endpoint}/2015-03-31/functions/{encoded}/invocations")
@@ -174,7 +154,7 @@ pub fn lambda_request(
         .uri(uri)
         .header(header::CONTENT_TYPE, "application/json")
         .header("x-amz-invocation-type", "RequestResponse")
-        .body(Full::new(Bytes::from(event)))
+        .body(Bytes::from(event))
         .ok()
 }
 

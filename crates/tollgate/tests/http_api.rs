@@ -767,3 +767,91 @@ apis:
         assert_eq!(r.text().await.unwrap(), want, "{host:?}");
     }
 }
+
+/// Response framings a backend may use, answered by a raw-socket backend: chunked bodies with
+/// trailers, bodies delimited by closing the connection, interim 1xx heads, HEAD answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn backend_response_framings() {
+    let backend = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = backend.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in backend.incoming().take(20) {
+            let Ok(mut s) = stream else { break };
+            std::thread::spawn(move || loop {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match s.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).to_string();
+                let path = text.split(' ').nth(1).unwrap_or("/").to_string();
+                let (resp, close): (&[u8], bool) = match path.as_str() {
+                    "/chunked" => (
+                        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Kind: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+                        false,
+                    ),
+                    "/close" => (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil-eof", true),
+                    "/interim" => (
+                        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+                        false,
+                    ),
+                    "/head" => (b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", false),
+                    _ => (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain", false),
+                };
+                if s.write_all(resp).is_err() || close {
+                    return;
+                }
+            });
+        }
+    });
+    let yaml = format!(
+        r#"
+listeners: [{{name: main, address: "127.0.0.1:0"}}]
+admin: {{address: "127.0.0.1:0"}}
+server: {{workers: 1}}
+apis:
+  - name: framings
+    routes: [{{key: "$default", integration: up}}]
+    integrations:
+      up: {{type: http_proxy, uri: "http://{addr}"}}
+"#
+    );
+    let gw = Gateway::start(&yaml);
+    let c = client();
+    let base = gw.url("main");
+    // Twice each, so pooled connections are reused between framings.
+    for _ in 0..2 {
+        let r = c.get(format!("{base}/chunked")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-kind"], "chunked");
+        assert_eq!(
+            r.headers()["content-length"],
+            "11",
+            "re-framed after buffering"
+        );
+        assert_eq!(r.text().await.unwrap(), "hello world");
+
+        let r = c.get(format!("{base}/close")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), "until-eof");
+
+        let r = c.get(format!("{base}/interim")).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        assert_eq!(r.text().await.unwrap(), "ok");
+
+        let r = c.head(format!("{base}/head")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+
+        let r = c
+            .post(format!("{base}/plain"))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), "plain");
+    }
+}
