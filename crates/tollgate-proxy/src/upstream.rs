@@ -8,10 +8,11 @@
 //! integrations are request/response, ≤ 10 MB). bench/RESULTS.md has the measurements.
 //!
 //! The connection is driven by the request's own task. An idle connection is taken from this
-//! thread's pool (most recently used first); if it turns out to have been closed by the peer
-//! while idle (the write fails, or the read sees end-of-stream before any response byte), the
-//! request is sent again once on a fresh connection — only for idempotent methods, as nginx
-//! does, since a closed connection cannot tell whether the peer saw the request.
+//! thread's pool (most recently used first) unless the runtime has seen it become readable
+//! while idle (the peer's FIN). If it still turns out to have been closed (the write fails, or
+//! the read sees end-of-stream before any response byte), the request is sent again once on a
+//! fresh connection — only for idempotent methods, as nginx does, since a closed connection
+//! cannot tell whether the peer saw the request.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -171,6 +172,15 @@ enum Exchange {
 }
 
 impl Conn {
+    /// Whether the peer has sent anything since the last exchange: on an idle keep-alive
+    /// connection that can only be its FIN (or garbage), so the connection must not be reused.
+    /// This asks the runtime's readiness state, which epoll already updated, so it costs no
+    /// system call; it narrows, but cannot close, the race with a peer closing right now.
+    fn looks_closed(&self) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        self.stream.poll_read_ready(&mut cx).is_ready()
+    }
+
     async fn exchange(
         &mut self,
         head: &[u8],
@@ -414,8 +424,14 @@ fn find_crlf(buf: &[u8]) -> Option<usize> {
     buf.windows(2).position(|w| w == b"\r\n")
 }
 
+/// The most recently used idle connection that does not look closed.
 fn checkout(authority: &Authority) -> Option<Conn> {
-    IDLE.with(|idle| idle.borrow_mut().get_mut(authority.as_str())?.pop())
+    loop {
+        let conn = IDLE.with(|idle| idle.borrow_mut().get_mut(authority.as_str())?.pop())?;
+        if !conn.looks_closed() {
+            return Some(conn);
+        }
+    }
 }
 
 fn release(authority: &Authority, conn: Conn) {

@@ -692,7 +692,7 @@ async fn pooled_connections_closed_by_the_backend_are_replaced() {
     let backend = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = backend.local_addr().unwrap();
     std::thread::spawn(move || {
-        for stream in backend.incoming().take(5) {
+        for stream in backend.incoming().take(8) {
             let Ok(mut s) = stream else { break };
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf);
@@ -705,6 +705,7 @@ async fn pooled_connections_closed_by_the_backend_are_replaced() {
         r#"
 listeners: [{{name: main, address: "127.0.0.1:0"}}]
 admin: {{address: "127.0.0.1:0"}}
+server: {{workers: 1}}
 apis:
   - name: closing
     routes: [{{key: "$default", integration: up}}]
@@ -714,12 +715,15 @@ apis:
     );
     let gw = Gateway::start(&yaml);
     let c = client();
-    for i in 0..3 {
-        let r = c
-            .get(format!("{}/n/{i}", gw.url("main")))
-            .send()
-            .await
-            .unwrap();
+    // POSTs too: they are never re-sent, so the closed connection must be noticed before use.
+    for i in 0..6 {
+        let url = format!("{}/n/{i}", gw.url("main"));
+        let req = if i % 2 == 0 {
+            c.get(url)
+        } else {
+            c.post(url).body("x")
+        };
+        let r = req.send().await.unwrap();
         assert_eq!(r.status(), 200, "request {i}");
         assert_eq!(r.text().await.unwrap(), "ok");
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -774,8 +778,11 @@ apis:
 async fn backend_response_framings() {
     let backend = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = backend.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&accepted);
     std::thread::spawn(move || {
         for stream in backend.incoming().take(20) {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let Ok(mut s) = stream else { break };
             std::thread::spawn(move || loop {
                 let mut head = Vec::new();
@@ -854,4 +861,7 @@ apis:
         assert_eq!(r.status(), 200);
         assert_eq!(r.text().await.unwrap(), "plain");
     }
+    // Keep-alive works: one connection, plus one after each `Connection: close` answer.
+    let n = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(n <= 3, "{n} upstream connections for 10 requests");
 }
