@@ -2,7 +2,7 @@
 //! XML — AWS does not care, neither do we).
 //!
 //! The request path only moves its [`Context`] into a bounded channel; a dedicated thread formats
-//! and writes, flushing whenever the channel runs dry. If the writer falls behind, records are
+//! and writes, looking for new records every 5 ms and flushing after each batch. If the writer falls behind, records are
 //! dropped and counted (`tollgate_access_log_dropped_total`) rather than slowing requests.
 
 use std::fs::OpenOptions;

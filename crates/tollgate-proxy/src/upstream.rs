@@ -269,38 +269,17 @@ impl Conn {
             (self.read_chunked(max_body, authority).await?, keep_alive)
         } else if let Some(len) = length {
             if len > max_body {
-                return Err(Exchange::Failed(UpstreamError::TooLarge(
-                    authority.to_string(),
-                    max_body,
-                )));
+                return Err(too_large(authority, max_body));
             }
             while self.buf.len() < len {
-                let n = self
-                    .stream
-                    .read_buf(&mut self.buf)
-                    .await
-                    .map_err(|e| Exchange::Failed(io(e)))?;
-                if n == 0 {
-                    return Err(fail("connection closed in the middle of the body"));
-                }
+                self.fill(authority).await?;
             }
             (self.buf.split_to(len).freeze(), keep_alive)
         } else {
             // Delimited by the end of the connection, which then cannot be reused.
-            loop {
+            while self.read_some(authority).await? > 0 {
                 if self.buf.len() > max_body {
-                    return Err(Exchange::Failed(UpstreamError::TooLarge(
-                        authority.to_string(),
-                        max_body,
-                    )));
-                }
-                let n = self
-                    .stream
-                    .read_buf(&mut self.buf)
-                    .await
-                    .map_err(|e| Exchange::Failed(io(e)))?;
-                if n == 0 {
-                    break;
+                    return Err(too_large(authority, max_body));
                 }
             }
             (self.buf.split().freeze(), false)
@@ -388,10 +367,7 @@ impl Conn {
                 }
             }
             if body.len() + size > max_body {
-                return Err(Exchange::Failed(UpstreamError::TooLarge(
-                    authority.to_string(),
-                    max_body,
-                )));
+                return Err(too_large(authority, max_body));
             }
             while self.buf.len() < size + 2 {
                 self.fill(authority).await?;
@@ -404,20 +380,28 @@ impl Conn {
         }
     }
 
-    async fn fill(&mut self, authority: &Authority) -> Result<(), Exchange> {
-        let n = self
-            .stream
+    /// Read what the peer has sent so far into the buffer; 0 means it closed the connection.
+    async fn read_some(&mut self, authority: &Authority) -> Result<usize, Exchange> {
+        self.stream
             .read_buf(&mut self.buf)
             .await
-            .map_err(|e| Exchange::Failed(UpstreamError::Io(authority.to_string(), e)))?;
-        if n == 0 {
+            .map_err(|e| Exchange::Failed(UpstreamError::Io(authority.to_string(), e)))
+    }
+
+    /// Read more of a body whose end is not reached yet; the peer closing now is an error.
+    async fn fill(&mut self, authority: &Authority) -> Result<(), Exchange> {
+        if self.read_some(authority).await? == 0 {
             return Err(Exchange::Failed(UpstreamError::Protocol(
                 authority.to_string(),
-                "connection closed in the middle of a chunked body".into(),
+                "connection closed in the middle of the body".into(),
             )));
         }
         Ok(())
     }
+}
+
+fn too_large(authority: &Authority, max_body: usize) -> Exchange {
+    Exchange::Failed(UpstreamError::TooLarge(authority.to_string(), max_body))
 }
 
 fn find_crlf(buf: &[u8]) -> Option<usize> {

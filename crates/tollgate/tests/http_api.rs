@@ -405,7 +405,9 @@ apis:
       - {{key: "GET /dead", integration: dead}}
       - {{key: "GET /slow", integration: slow}}
       - {{key: "GET /fivehundred", integration: err}}
+      - {{key: "GET /big/{{n}}", integration: big}}
     integrations:
+      big: {{type: http_proxy, uri: "{0}/big/{{n}}"}}
       dead: {{type: http_proxy, uri: "http://{dead}/x"}}
       slow: {{type: http_proxy, uri: "{0}/slow/3000", timeout_ms: 300}}
       err: {{type: http_proxy, uri: "{0}/status/500"}}
@@ -430,6 +432,17 @@ apis:
     assert_eq!(
         r.text().await.unwrap(),
         r#"{"message":"Service Unavailable"}"#
+    );
+
+    // Integration responses up to 10 MB are passed on; a larger one is an integration failure.
+    let r = c.get(format!("{base}/big/10485760")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().len(), 10 * 1024 * 1024);
+    let r = c.get(format!("{base}/big/10485761")).send().await.unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message":"Internal Server Error"}"#
     );
 
     // The backend's own 500 is passed through as is: the integration answered.
