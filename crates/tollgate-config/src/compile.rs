@@ -11,9 +11,10 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::load::{escape, Locations};
 use crate::model::{
-    AccessLogSettings, AdminSettings, Api, Cors, GatewayConfig, Integration, IntegrationKind,
-    Listener, LogDestination, MappingAction, MappingTarget, ParamMapping, PayloadFormat, Protocol,
-    Route, RouteMatcher, ServerSettings, Stage, Template, TemplatePart,
+    AccessLogSettings, AdminSettings, Api, BillableSettings, Cors, GatewayConfig, Integration,
+    IntegrationKind, Listener, LogDestination, MappingAction, MappingTarget, MeteringSettings,
+    ParamMapping, PayloadFormat, Protocol, Route, RouteMatcher, ServerSettings, Stage, Template,
+    TemplatePart,
 };
 use crate::schema;
 use crate::template::{self, Direction};
@@ -119,6 +120,7 @@ impl Cx<'_> {
         let admin = self.admin(raw.admin.as_ref());
         let server = self.server(raw.server.clone().unwrap_or_default());
         let access_log = raw.access_log.as_ref().map(|a| self.access_log(a));
+        let metering = self.metering(raw.metering.clone().unwrap_or_default());
         let apis = self.apis(&raw.apis, &listeners);
         GatewayConfig {
             source: self.file.to_path_buf(),
@@ -128,7 +130,51 @@ impl Cx<'_> {
             admin,
             server,
             access_log,
+            metering,
             apis,
+        }
+    }
+
+    fn metering(&mut self, raw: schema::Metering) -> MeteringSettings {
+        // The JSON Schema bounds these; compile() re-checks what the schema cannot say.
+        if let Some(store) = &raw.store {
+            let known = ["sqlite:", "postgres://", "postgresql://"];
+            if store.is_empty() {
+                self.err(
+                    "/metering/store",
+                    "expected a ledger URL such as `sqlite://tollgate.db`, found an empty string",
+                );
+            } else if store.contains("://") && !known.iter().any(|k| store.starts_with(k)) {
+                self.err(
+                    "/metering/store",
+                    format!("unsupported ledger URL `{store}`: expected `sqlite://PATH` or `postgres://...`"),
+                );
+            }
+        }
+        if raw.spill_path.as_deref() == Some("") {
+            self.err(
+                "/metering/spill_path",
+                "expected a file path, found an empty string",
+            );
+        }
+        let b = raw.billable;
+        MeteringSettings {
+            enabled: raw.enabled,
+            store: raw.store,
+            flush_interval: Duration::from_millis(raw.flush_interval_ms.clamp(100, 60_000)),
+            minute_retention: Duration::from_secs(
+                raw.minute_retention_hours.max(1).saturating_mul(3600),
+            ),
+            buffer_records: usize::try_from(raw.buffer_records.max(1)).unwrap_or(usize::MAX),
+            spill_path: raw.spill_path.map(PathBuf::from),
+            billable: BillableSettings {
+                unmatched_route: b.unmatched_route,
+                cors_preflight: b.cors_preflight,
+                malformed: b.malformed,
+                validation_failed: b.validation_failed,
+                cache_hit: b.cache_hit,
+                websocket_control: b.websocket_control,
+            },
         }
     }
 

@@ -24,7 +24,32 @@ pub struct GatewayConfig {
     pub admin: AdminSettings,
     pub server: ServerSettings,
     pub access_log: Option<AccessLogSettings>,
+    pub metering: MeteringSettings,
     pub apis: Vec<Api>,
+}
+
+/// Usage metering (docs/metering.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeteringSettings {
+    pub enabled: bool,
+    /// Ledger URL as written (`None`: the default `sqlite://tollgate.db`).
+    pub store: Option<String>,
+    pub flush_interval: Duration,
+    pub minute_retention: Duration,
+    pub buffer_records: usize,
+    pub spill_path: Option<PathBuf>,
+    pub billable: BillableSettings,
+}
+
+/// Whether usage is billable where AWS's rule is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BillableSettings {
+    pub unmatched_route: bool,
+    pub cors_preflight: bool,
+    pub malformed: bool,
+    pub validation_failed: bool,
+    pub cache_hit: bool,
+    pub websocket_control: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

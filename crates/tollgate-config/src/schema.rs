@@ -53,6 +53,9 @@ pub struct Config {
     /// Access logging in AWS's `$context` format language; off when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_log: Option<AccessLog>,
+    /// Usage metering into the ledger (on by default, with the embedded SQLite ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metering: Option<Metering>,
     /// The APIs this gateway serves.
     #[serde(default)]
     pub apis: Vec<Api>,
@@ -156,6 +159,106 @@ fn default_max_body_bytes() -> u64 {
 }
 fn default_max_header_bytes() -> u64 {
     DEFAULT_MAX_HEADER_BYTES
+}
+
+/// Usage metering (docs/metering.md). Changes take effect on restart, not on reload.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metering {
+    /// Meter every request into the ledger. Off only for benchmarks and tests.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Ledger URL: `sqlite://PATH` (relative to the working directory) or `sqlite:///ABSOLUTE`.
+    /// Default `sqlite://tollgate.db`; `tollgate serve --store URL` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// How often counters are written to the ledger, in milliseconds (100 to 60000). A crash
+    /// loses at most about this much usage.
+    #[serde(default = "default_flush_interval_ms")]
+    #[schemars(range(min = 100, max = 60_000))]
+    pub flush_interval_ms: u64,
+    /// Minute rows older than this many hours are rolled up into hour rows.
+    #[serde(default = "default_minute_retention_hours")]
+    #[schemars(range(min = 1))]
+    pub minute_retention_hours: u64,
+    /// Records held in memory while the ledger cannot be written; beyond this they are
+    /// appended to the spill file and replayed when the ledger is back.
+    #[serde(default = "default_buffer_records")]
+    #[schemars(range(min = 1))]
+    pub buffer_records: u64,
+    /// The spill file; default: the ledger file's path with `.spill` appended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spill_path: Option<String>,
+    /// Whether usage is billable in the cases AWS's documentation does not settle
+    /// (docs/metering.md lists what is fixed and why).
+    #[serde(default)]
+    pub billable: Billable,
+}
+
+impl Default for Metering {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            store: None,
+            flush_interval_ms: default_flush_interval_ms(),
+            minute_retention_hours: default_minute_retention_hours(),
+            buffer_records: default_buffer_records(),
+            spill_path: None,
+            billable: Billable::default(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_flush_interval_ms() -> u64 {
+    1_000
+}
+fn default_minute_retention_hours() -> u64 {
+    168
+}
+fn default_buffer_records() -> u64 {
+    100_000
+}
+
+/// Billable or not, where AWS's rule is unknown (aws-facts.md §1.8 and §9). The defaults
+/// count a request AWS received as billable: a cost tool should not under-report.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Billable {
+    /// Requests that matched no route (HTTP API 404).
+    #[serde(default = "yes")]
+    pub unmatched_route: bool,
+    /// CORS preflight requests answered by the gateway.
+    #[serde(default = "yes")]
+    pub cors_preflight: bool,
+    /// Requests rejected as malformed or over a limit (400, 408, 413, 431), and requests
+    /// whose client went away before the integration was called.
+    #[serde(default = "yes")]
+    pub malformed: bool,
+    /// Requests that failed request validation (REST APIs).
+    #[serde(default = "yes")]
+    pub validation_failed: bool,
+    /// Requests answered from the stage cache (REST APIs).
+    #[serde(default = "yes")]
+    pub cache_hit: bool,
+    /// WebSocket `$connect`/`$disconnect` events and control frames, counted as messages.
+    #[serde(default)]
+    pub websocket_control: bool,
+}
+
+impl Default for Billable {
+    fn default() -> Self {
+        Self {
+            unmatched_route: true,
+            cors_preflight: true,
+            malformed: true,
+            validation_failed: true,
+            cache_hit: true,
+            websocket_control: false,
+        }
+    }
 }
 
 /// Access logging.

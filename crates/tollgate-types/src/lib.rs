@@ -1,8 +1,10 @@
-//! The shared vocabulary of tollgate: request ids and the time formats AWS uses.
+//! The shared vocabulary of tollgate: request ids, the time formats AWS uses, and usage
+//! records.
 //!
 //! Nothing here does I/O; every other crate may depend on this one.
 
 pub mod id;
 pub mod time_fmt;
+pub mod usage;
 
 pub use id::RequestIdGenerator;
