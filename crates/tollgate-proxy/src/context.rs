@@ -9,7 +9,10 @@ use std::time::SystemTime;
 use http::{HeaderValue, Method, Version};
 use tollgate_types::id::RequestId;
 
+use tollgate_types::usage::Reason;
+
 use crate::errors::GatewayError;
+use crate::runtime::SlotRef;
 
 /// Every `$context` value tollgate tracks for a request.
 #[derive(Debug)]
@@ -36,6 +39,11 @@ pub struct Context {
     pub integration_error: Option<Cow<'static, str>>,
     pub response_latency_ms: u64,
     pub error: Option<GatewayError>,
+    /// Where the request ended up, for metrics and the meter.
+    pub slot: SlotRef,
+    /// How the meter classifies the request (set at each exit of the request path; a request
+    /// dropped before one is reached stays `ClientClosed`).
+    pub reason: Reason,
 }
 
 impl Context {

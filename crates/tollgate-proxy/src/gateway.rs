@@ -15,6 +15,8 @@ use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use tollgate_config::model::{GatewayConfig, IntegrationKind, PayloadFormat, RouteMatcher};
+use tollgate_meter::{Meter, RequestUsage};
+use tollgate_types::usage::Reason;
 use tollgate_types::RequestIdGenerator;
 
 use crate::access_log::AccessLog;
@@ -24,9 +26,9 @@ use crate::errors::GatewayError;
 use crate::integration::{self, IntegrationFailure, IntegrationResponse};
 use crate::lambda;
 use crate::mapping::{self, RequestParts, Sources};
-use crate::metrics::{Metrics, RouteMetrics};
+use crate::metrics::Metrics;
 use crate::router::RouterError;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, SlotRef};
 
 /// The data plane's shared state: the current configuration and the things that outlive it.
 pub struct Gateway {
@@ -34,6 +36,7 @@ pub struct Gateway {
     ids: RequestIdGenerator,
     metrics: Metrics,
     access_log: Option<AccessLog>,
+    meter: Option<Meter>,
 }
 
 type Body = Full<Bytes>;
@@ -64,6 +67,7 @@ impl Gateway {
         config: Arc<GatewayConfig>,
         metrics: Metrics,
         access_log: Option<AccessLog>,
+        meter: Option<Meter>,
     ) -> Result<Self, RouterError> {
         let runtime = Runtime::build(config, &metrics)?;
         Ok(Self {
@@ -71,7 +75,13 @@ impl Gateway {
             ids: RequestIdGenerator::new(),
             metrics,
             access_log,
+            meter,
         })
+    }
+
+    /// The meter, when metering is on.
+    pub fn meter(&self) -> Option<&Meter> {
+        self.meter.as_ref()
     }
 
     /// The configuration currently served.
@@ -104,7 +114,7 @@ impl Gateway {
     ) -> Result<Response<Body>, Infallible> {
         let start = Instant::now();
         let rt = self.runtime.load_full();
-        let mut ctx = Box::new(Context {
+        let ctx = Box::new(Context {
             request_id: self.ids.next_id(),
             request_time: SystemTime::now(),
             account_id: Arc::clone(&rt.account_id),
@@ -125,54 +135,56 @@ impl Gateway {
             integration_error: None,
             response_latency_ms: 0,
             error: None,
+            slot: SlotRef::NoApi,
+            reason: Reason::ClientClosed,
         });
-
-        let mut integration_latency = None;
-        let (mut resp, metrics) = self
-            .process(
-                &rt,
-                listener,
-                &peer,
-                req,
-                &mut ctx,
-                &mut integration_latency,
-            )
-            .await;
-
-        if let Ok(v) = HeaderValue::from_str(ctx.request_id.as_str()) {
-            resp.headers_mut().insert(APIGW_REQUESTID, v);
+        // If the client goes away, hyper drops this future mid-way; the guard still logs,
+        // counts and meters the request (status 499, nginx's "client closed request").
+        let mut done = Finish {
+            gateway: &self,
+            rt: &rt,
+            start,
+            ctx: Some(ctx),
+            integration_latency: None,
+        };
+        let mut resp = match done.ctx.as_deref_mut() {
+            Some(ctx) => {
+                self.process(
+                    &rt,
+                    listener,
+                    &peer,
+                    req,
+                    ctx,
+                    &mut done.integration_latency,
+                )
+                .await
+            }
+            // The guard was just built with the context; it is only taken by `complete`.
+            None => integration::error_response(GatewayError::IntegrationFailure),
+        };
+        if let Some(ctx) = &done.ctx {
+            if let Ok(v) = HeaderValue::from_str(ctx.request_id.as_str()) {
+                resp.headers_mut().insert(APIGW_REQUESTID, v);
+            }
         }
-        let length = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
-        let elapsed = start.elapsed();
-        ctx.status = resp.status().as_u16();
-        ctx.response_length = length;
-        ctx.response_latency_ms = elapsed.as_millis() as u64;
-        ctx.integration_latency_ms = integration_latency.map(|d: Duration| d.as_millis() as u64);
-        metrics.record(
-            ctx.status,
-            elapsed,
-            integration_latency,
-            ctx.request_bytes + length,
-        );
-        if let (Some(log), Some(format)) = (&self.access_log, &rt.access_log_format) {
-            log.log(format, ctx);
-        }
+        done.complete(&resp);
         Ok(resp)
     }
 
-    async fn process<'rt>(
+    async fn process(
         &self,
-        rt: &'rt Runtime,
+        rt: &Runtime,
         listener: usize,
         peer: &Peer,
         req: Request<Incoming>,
         ctx: &mut Context,
         integration_latency: &mut Option<Duration>,
-    ) -> (Response<Body>, &'rt RouteMetrics) {
+    ) -> Response<Body> {
         let server = &rt.config.server;
         let (mut parts, body) = req.into_parts();
-        let fail = |ctx: &mut Context, e: GatewayError| {
+        let fail = |ctx: &mut Context, reason: Reason, e: GatewayError| {
             ctx.error = Some(e);
+            ctx.reason = reason;
             integration::error_response(e)
         };
 
@@ -187,20 +199,27 @@ impl Gateway {
             .and_then(|h| h.to_str().ok())
             .or_else(|| parts.uri.host());
         let Some(api_idx) = rt.resolve_api(listener, host) else {
-            return (fail(ctx, GatewayError::NotFound), &rt.unmatched);
+            return fail(ctx, Reason::NoApi, GatewayError::NotFound);
+        };
+        ctx.slot = SlotRef::NoStage {
+            api: api_idx as u32,
         };
         let (api, art) = rt.api(api_idx);
         ctx.api_id = Some(Arc::clone(&art.id));
         let Some((stage_idx, path)) = art.resolve_stage(api, parts.uri.path()) else {
-            return (fail(ctx, GatewayError::NotFound), &rt.unmatched);
+            return fail(ctx, Reason::UnmatchedRoute, GatewayError::NotFound);
         };
         let stage = &api.stages[stage_idx];
         let stage_rt = &art.stages[stage_idx];
         ctx.stage = Some(Arc::clone(&stage_rt.name));
-        let unmatched = stage_rt.metrics.last().unwrap_or(&rt.unmatched);
+        ctx.slot = SlotRef::Route {
+            api: api_idx as u32,
+            stage: stage_idx as u32,
+            route: api.routes.len() as u32,
+        };
 
         if header_bytes > server.max_header_bytes {
-            return (fail(ctx, GatewayError::HeadersTooLarge), unmatched);
+            return fail(ctx, Reason::Malformed, GatewayError::HeadersTooLarge);
         }
 
         if let Some(cors) = &art.cors {
@@ -208,15 +227,20 @@ impl Gateway {
                 let mut resp = Response::new(Full::new(Bytes::new()));
                 *resp.status_mut() = StatusCode::NO_CONTENT;
                 cors.preflight(&parts.headers, resp.headers_mut());
-                return (resp, unmatched);
+                ctx.reason = Reason::CorsPreflight;
+                return resp;
             }
         }
 
         let Some(m) = art.router.lookup(&parts.method, path) else {
-            return (fail(ctx, GatewayError::NotFound), unmatched);
+            return fail(ctx, Reason::UnmatchedRoute, GatewayError::NotFound);
         };
         let route = &api.routes[m.route];
-        let metrics = &stage_rt.metrics[m.route];
+        ctx.slot = SlotRef::Route {
+            api: api_idx as u32,
+            stage: stage_idx as u32,
+            route: m.route as u32,
+        };
         ctx.route_key = Some(Arc::clone(&art.route_keys[m.route]));
         let params: Vec<(&str, Cow<'_, str>)> = m
             .params
@@ -235,7 +259,7 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > (server.max_body_bytes + DRAIN_BYTES) as u64) {
-            return (fail(ctx, GatewayError::BodyTooLarge), metrics);
+            return fail(ctx, Reason::Malformed, GatewayError::BodyTooLarge);
         }
         let body = match if http_body::Body::is_end_stream(&body) {
             // No body (most GETs): skip the timer.
@@ -249,10 +273,12 @@ impl Gateway {
         } {
             Ok(Ok(b)) => b,
             Ok(Err(BodyError::TooLarge)) => {
-                return (fail(ctx, GatewayError::BodyTooLarge), metrics)
+                return fail(ctx, Reason::Malformed, GatewayError::BodyTooLarge)
             }
-            Ok(Err(BodyError::Broken)) => return (fail(ctx, GatewayError::BadRequest), metrics),
-            Err(_) => return (fail(ctx, GatewayError::RequestTimeout), metrics),
+            Ok(Err(BodyError::Broken)) => {
+                return fail(ctx, Reason::Malformed, GatewayError::BadRequest)
+            }
+            Err(_) => return fail(ctx, Reason::Malformed, GatewayError::RequestTimeout),
         };
         ctx.request_bytes = body.len() as u64;
 
@@ -278,6 +304,12 @@ impl Gateway {
             };
         }
         let started = Instant::now();
+        // From here on the request is an API call that reached its integration: billable,
+        // whatever happens next (aws-facts.md §1.8), even if the client goes away.
+        ctx.reason = match integ.kind {
+            IntegrationKind::Mock { .. } => Reason::Mock,
+            _ => Reason::Integration,
+        };
         let result = match &integ.kind {
             IntegrationKind::Mock {
                 status,
@@ -389,7 +421,8 @@ impl Gateway {
                 ctx.integration_status = f.status;
                 ctx.integration_error = Some(f.message);
                 tracing::debug!(request_id = %ctx.request_id, error = ?ctx.integration_error, "integration failed");
-                return (fail(ctx, f.kind), metrics);
+                let reason = ctx.reason;
+                return fail(ctx, reason, f.kind);
             }
             Ok(r) => r,
         };
@@ -410,7 +443,7 @@ impl Gateway {
         let mut out = Response::new(Full::new(resp.body));
         *out.status_mut() = StatusCode::from_u16(status).unwrap_or(resp.status);
         *out.headers_mut() = resp.headers;
-        (out, metrics)
+        out
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -515,6 +548,96 @@ impl Gateway {
             }),
         }
     }
+}
+
+/// The end of a request: metrics, meter and access log, exactly once — on completion, or from
+/// `Drop` when the client went away first.
+struct Finish<'a> {
+    gateway: &'a Gateway,
+    rt: &'a Runtime,
+    start: Instant,
+    ctx: Option<Box<Context>>,
+    integration_latency: Option<Duration>,
+}
+
+/// Status logged and metered for a request whose client closed the connection first.
+const CLIENT_CLOSED: u16 = 499;
+
+impl Finish<'_> {
+    fn complete(&mut self, resp: &Response<Body>) {
+        let Some(mut ctx) = self.ctx.take() else {
+            return;
+        };
+        let body = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
+        ctx.status = resp.status().as_u16();
+        ctx.response_length = body;
+        let sent_body = if ctx.method == http::Method::HEAD {
+            0
+        } else {
+            body
+        };
+        let bytes_out = head_bytes(resp) + sent_body;
+        self.record(ctx, bytes_out);
+    }
+
+    fn record(&self, mut ctx: Box<Context>, bytes_out: u64) {
+        let elapsed = self.start.elapsed();
+        ctx.response_latency_ms = elapsed.as_millis() as u64;
+        ctx.integration_latency_ms = self.integration_latency.map(|d| d.as_millis() as u64);
+        let slot = self.rt.slot(ctx.slot);
+        slot.metrics.record(
+            ctx.status,
+            elapsed,
+            self.integration_latency,
+            ctx.request_bytes + ctx.response_length,
+        );
+        if let Some(meter) = &self.gateway.meter {
+            let at_secs = ctx
+                .request_time
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            meter.record_request(RequestUsage {
+                dims: &slot.usage,
+                at_secs,
+                client: ctx.source_ip,
+                api_key: None,
+                status: ctx.status,
+                reason: ctx.reason,
+                request_bytes: ctx.request_bytes,
+                bytes_out,
+            });
+        }
+        if let (Some(log), Some(format)) = (&self.gateway.access_log, &self.rt.access_log_format) {
+            log.log(format, ctx);
+        }
+    }
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        if let Some(mut ctx) = self.ctx.take() {
+            ctx.status = CLIENT_CLOSED;
+            self.record(ctx, 0);
+        }
+    }
+}
+
+/// The bytes of a response head as hyper writes it: status line, headers, the `date` and
+/// `content-length` headers it adds, and the blank line.
+fn head_bytes(resp: &Response<Body>) -> u64 {
+    // "HTTP/1.1 200 OK\r\n"
+    let reason = resp.status().canonical_reason().map_or(0, str::len);
+    let mut n = 13 + reason + 2;
+    for (name, value) in resp.headers() {
+        n += name.as_str().len() + 2 + value.len() + 2;
+    }
+    // "date: Sun, 22 Nov 2026 01:23:23 GMT\r\n"
+    n += 37;
+    if !resp.headers().contains_key(header::CONTENT_LENGTH) {
+        let len = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
+        n += "content-length: ".len() + len.checked_ilog10().map_or(1, |d| d as usize + 1) + 2;
+    }
+    (n + 2) as u64
 }
 
 /// How much of an oversized body is read and thrown away before answering 413, so that clients

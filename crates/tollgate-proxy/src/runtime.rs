@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tollgate_config::model::{Api, GatewayConfig, Stage};
+use tollgate_config::model::{Api, GatewayConfig, Protocol, Stage};
+use tollgate_meter::{ApiKind, RouteDims};
 
 use crate::access_log::LogFormat;
 use crate::cors::CorsPolicy;
@@ -21,8 +22,28 @@ pub struct Runtime {
     /// Indexed like `config.apis`.
     pub apis: Vec<ApiRuntime>,
     pub access_log_format: Option<Arc<LogFormat>>,
-    /// Metrics for requests that matched no API.
-    pub unmatched: RouteMetrics,
+    /// Requests that matched no API.
+    pub unmatched: RouteSlot,
+}
+
+/// What one (API, stage, route) — or the unmatched remainder of a stage — records into: its
+/// Prometheus handles and its usage dimensions.
+pub struct RouteSlot {
+    pub metrics: RouteMetrics,
+    pub usage: Arc<RouteDims>,
+}
+
+/// Which [`RouteSlot`] a request ended in, by index (so that the request's context can hold it
+/// without a reference into the runtime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlotRef {
+    /// No API (unknown host on this listener).
+    #[default]
+    NoApi,
+    /// An API, but no stage matched the path.
+    NoStage { api: u32 },
+    /// A stage; `route == routes.len()` for requests that matched no route.
+    Route { api: u32, stage: u32, route: u32 },
 }
 
 /// How one listener picks an API from the `Host` header.
@@ -38,6 +59,8 @@ pub struct ListenerTable {
 
 pub struct ApiRuntime {
     pub id: Arc<str>,
+    /// Requests to this API whose path named no stage.
+    pub no_stage: RouteSlot,
     pub router: ApiRouter,
     pub stages: Vec<StageRuntime>,
     pub default_stage: Option<usize>,
@@ -48,7 +71,7 @@ pub struct ApiRuntime {
 pub struct StageRuntime {
     pub name: Arc<str>,
     /// One per route, then one for requests that matched no route.
-    pub metrics: Vec<RouteMetrics>,
+    pub slots: Vec<RouteSlot>,
 }
 
 impl Runtime {
@@ -70,15 +93,26 @@ impl Runtime {
                 // `{id}.execute-api.{region}.amazonaws.com` (and any `{id}.` host) reaches the API.
                 table.by_id.push((api.id.clone(), idx));
             }
-            apis.push(ApiRuntime::build(api, metrics)?);
+            apis.push(ApiRuntime::build(api, &config.region, metrics)?);
         }
+        let region: Arc<str> = Arc::from(config.region.as_str());
         Ok(Self {
             account_id: Arc::from(config.account_id.as_str()),
             access_log_format: config
                 .access_log
                 .as_ref()
                 .map(|a| Arc::new(LogFormat::parse(&a.format))),
-            unmatched: metrics.route("-", "-", "-", "-"),
+            unmatched: RouteSlot {
+                metrics: metrics.route("-", "-", "-", "-"),
+                usage: Arc::new(RouteDims {
+                    region,
+                    api: Arc::from(""),
+                    stage: Arc::from(""),
+                    route: Arc::from(""),
+                    kind: ApiKind::Http,
+                    tags: Arc::default(),
+                }),
+            },
             listeners,
             apis,
             config,
@@ -121,11 +155,49 @@ impl Runtime {
     pub fn api(&self, idx: usize) -> (&Api, &ApiRuntime) {
         (&self.config.apis[idx], &self.apis[idx])
     }
+
+    /// The slot a request ended in.
+    pub fn slot(&self, at: SlotRef) -> &RouteSlot {
+        let found = match at {
+            SlotRef::NoApi => None,
+            SlotRef::NoStage { api } => self.apis.get(api as usize).map(|a| &a.no_stage),
+            SlotRef::Route { api, stage, route } => self
+                .apis
+                .get(api as usize)
+                .and_then(|a| a.stages.get(stage as usize))
+                .and_then(|s| s.slots.get(route as usize)),
+        };
+        found.unwrap_or(&self.unmatched)
+    }
 }
 
 impl ApiRuntime {
-    fn build(api: &Api, metrics: &Metrics) -> Result<Self, RouterError> {
+    fn build(api: &Api, region: &str, metrics: &Metrics) -> Result<Self, RouterError> {
         let router = ApiRouter::new(&api.routes)?;
+        let region: Arc<str> = Arc::from(region);
+        let id: Arc<str> = Arc::from(api.id.as_str());
+        let tags = Arc::new(api.tags.clone());
+        let kind = match api.protocol {
+            Protocol::Http => ApiKind::Http,
+            Protocol::Rest => ApiKind::Rest,
+            Protocol::Websocket => ApiKind::Websocket,
+        };
+        let slot = |stage: &str, route: &str| RouteSlot {
+            metrics: metrics.route(
+                &api.id,
+                &api.name,
+                stage,
+                if route.is_empty() { "-" } else { route },
+            ),
+            usage: Arc::new(RouteDims {
+                region: Arc::clone(&region),
+                api: Arc::clone(&id),
+                stage: Arc::from(stage),
+                route: Arc::from(route),
+                kind,
+                tags: Arc::clone(&tags),
+            }),
+        };
         let route_keys: Vec<Arc<str>> = api
             .routes
             .iter()
@@ -135,20 +207,18 @@ impl ApiRuntime {
             .stages
             .iter()
             .map(|s: &Stage| {
-                let mut m: Vec<RouteMetrics> = api
-                    .routes
-                    .iter()
-                    .map(|r| metrics.route(&api.id, &api.name, &s.name, &r.key))
-                    .collect();
-                m.push(metrics.route(&api.id, &api.name, &s.name, "-"));
+                let mut slots: Vec<RouteSlot> =
+                    api.routes.iter().map(|r| slot(&s.name, &r.key)).collect();
+                slots.push(slot(&s.name, ""));
                 StageRuntime {
                     name: Arc::from(s.name.as_str()),
-                    metrics: m,
+                    slots,
                 }
             })
             .collect();
         Ok(Self {
-            id: Arc::from(api.id.as_str()),
+            no_stage: slot("", ""),
+            id,
             router,
             default_stage: api.stages.iter().position(|s| s.is_default()),
             stages,

@@ -61,6 +61,18 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let graceful = Arc::new(GracefulShutdown::new());
+    // This thread's meter shard goes to the flusher every flush interval.
+    let meter_ticker = gateway.meter().cloned().map(|meter| {
+        let every = gateway.config().metering.flush_interval;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                meter.flush_thread();
+            }
+        })
+    });
     let mut accept_tasks = Vec::new();
     for (idx, listener) in listeners.into_iter().enumerate() {
         let listener = match TcpListener::from_std(listener) {
@@ -123,5 +135,11 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!(?grace, "grace period over; closing remaining connections");
+    }
+    if let Some(t) = meter_ticker {
+        t.abort();
+    }
+    if let Some(meter) = gateway.meter() {
+        meter.flush_thread();
     }
 }

@@ -72,6 +72,9 @@ pub struct ServeArgs {
     /// Runtime worker threads (default: the config's `server.workers`, else one per core).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// The usage ledger (default: the config's `metering.store`, else `sqlite://tollgate.db`).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 fn main() -> ExitCode {

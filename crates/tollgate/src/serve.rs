@@ -24,6 +24,9 @@ fn load(args: &ServeArgs) -> Result<GatewayConfig, Vec<String>> {
     if let Some(addr) = args.admin_listen {
         config.admin.address = addr;
     }
+    if let Some(store) = &args.store {
+        config.metering.store = Some(store.clone());
+    }
     if !config.admin.address.ip().is_loopback() && config.admin.token.is_none() {
         return Err(vec![format!(
             "{}: admin address {} is not loopback: set admin.token",
@@ -80,7 +83,68 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, config, sockets, admin_listener))
+    let meter = start_meter(&config)?;
+    let result = runtime.block_on(serve(
+        args,
+        config,
+        sockets,
+        admin_listener,
+        meter.as_ref().map(|(m, _)| m.clone()),
+    ));
+    // Connections still open after the grace period are dropped with the runtime; their
+    // requests are metered from their drop guards, on this thread.
+    drop(runtime);
+    if let Some((meter, flusher)) = meter {
+        meter.flush_thread();
+        let stats = flusher.stop();
+        tracing::debug!(?stats, "meter stopped");
+    }
+    eprintln!("tollgate: stopped");
+    result
+}
+
+/// The default ledger when neither `--store` nor `metering.store` names one.
+pub const DEFAULT_STORE: &str = "sqlite://tollgate.db";
+
+/// Open the ledger and start the meter's flusher (before serving: a ledger from a newer
+/// tollgate, or an unopenable path, stops `serve` with the reason).
+fn start_meter(
+    config: &GatewayConfig,
+) -> anyhow::Result<Option<(tollgate_meter::Meter, tollgate_meter::FlusherHandle)>> {
+    let m = &config.metering;
+    if !m.enabled {
+        return Ok(None);
+    }
+    let url_text = m.store.as_deref().unwrap_or(DEFAULT_STORE);
+    let url = tollgate_store::parse_store_url(url_text)
+        .with_context(|| format!("{}: metering.store", config.source.display()))?;
+    let ledger = tollgate_store::open(&url, tollgate_store::OpenMode::CreateIfMissing)?;
+    let spill_path = match (&m.spill_path, &url) {
+        (Some(p), _) => p.clone(),
+        (None, tollgate_store::StoreUrl::Sqlite { path }) => {
+            let mut p = path.clone().into_os_string();
+            p.push(".spill");
+            p.into()
+        }
+        (None, _) => std::path::PathBuf::from("tollgate-usage.spill"),
+    };
+    let b = m.billable;
+    let settings = tollgate_meter::FlusherSettings {
+        policy: tollgate_meter::BillingPolicy::new(tollgate_meter::UnknownRules {
+            unmatched_route: b.unmatched_route,
+            cors_preflight: b.cors_preflight,
+            malformed: b.malformed,
+            validation_failed: b.validation_failed,
+            cache_hit: b.cache_hit,
+            websocket_control: b.websocket_control,
+        }),
+        retry_interval: m.flush_interval,
+        buffer_records: m.buffer_records,
+        spill_path,
+        minute_retention: m.minute_retention,
+    };
+    eprintln!("tollgate: metering into {url}");
+    Ok(Some(tollgate_meter::start(ledger, settings)?))
 }
 
 async fn serve(
@@ -88,6 +152,7 @@ async fn serve(
     config: GatewayConfig,
     mut sockets: Vec<Vec<std::net::TcpListener>>,
     admin_listener: std::net::TcpListener,
+    meter: Option<tollgate_meter::Meter>,
 ) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let _upkeep = metrics.spawn_upkeep();
@@ -105,6 +170,7 @@ async fn serve(
         Arc::new(config),
         metrics.clone(),
         Some(access_log.clone()),
+        meter,
     )?);
 
     let reload: tollgate_admin::ReloadFn = {
@@ -142,7 +208,14 @@ async fn serve(
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
+                let meter = gateway.meter().cloned();
                 rt.block_on(server::serve(gateway, listeners, shutdown));
+                // Requests cut off at the end of the grace period are metered as the runtime
+                // drops them; hand those to the flusher too.
+                drop(rt);
+                if let Some(m) = meter {
+                    m.flush_thread();
+                }
                 Ok(())
             })
             .context("cannot start a worker thread")?;
@@ -163,7 +236,6 @@ async fn serve(
     tokio::task::spawn_blocking(move || log_writer.join())
         .await
         .ok();
-    eprintln!("tollgate: stopped");
     Ok(())
 }
 
@@ -180,6 +252,12 @@ fn reload(gateway: &Gateway, args: &ServeArgs) -> Result<String, Vec<String>> {
     if new.admin.address != old.admin.address || new.admin.token != old.admin.token {
         return Err(vec![format!(
             "{}: admin settings changed; they need a restart",
+            args.config.display()
+        )]);
+    }
+    if new.metering != old.metering {
+        return Err(vec![format!(
+            "{}: metering settings changed; they need a restart",
             args.config.display()
         )]);
     }

@@ -48,7 +48,10 @@ impl Gateway {
             yaml.replace("{dir}", &dir.path().display().to_string()),
         )
         .unwrap();
+        // The working directory is the temp dir, so the default ledger (`./tollgate.db`) and
+        // its spill file land there.
         let mut child = Command::new(binary())
+            .current_dir(dir.path())
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
