@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -22,11 +23,27 @@ pub type MetricsFn = Arc<dyn Fn() -> String + Send + Sync>;
 /// Reloads the configuration: `Ok(summary)` or `Err(every error, one per entry)`.
 pub type ReloadFn = Arc<dyn Fn() -> Result<String, Vec<String>> + Send + Sync>;
 
+/// Answers a JSON query from its URL query string (`from=…&to=…&by=api,route`): the JSON body,
+/// or an error status with a message. Called on a blocking thread: it may read the ledger.
+pub type QueryFn = Arc<dyn Fn(&str) -> Result<String, QueryError> + Send + Sync>;
+
+/// A query the admin API could not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryError {
+    /// 400 for a bad parameter, 503 when the ledger cannot be read, 404 when metering is off.
+    pub status: u16,
+    pub message: String,
+}
+
 /// What the admin API can do.
 #[derive(Clone)]
 pub struct AdminHandlers {
     pub metrics: MetricsFn,
     pub reload: ReloadFn,
+    /// `GET /admin/usage`.
+    pub usage: QueryFn,
+    /// `GET /admin/cost`.
+    pub cost: QueryFn,
 }
 
 /// Serve the admin API on `listener` until `shutdown` turns true. With a `token`, every
@@ -38,6 +55,9 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let token: Option<Arc<str>> = token.map(Arc::from);
+    // Connections are tracked so that shutdown ends idle keep-alive ones at once: they hold
+    // the handlers, and with them the gateway, whose release ends the access-log writer.
+    let graceful = GracefulShutdown::new();
     loop {
         let (stream, _) = tokio::select! {
             r = listener.accept() => match r {
@@ -48,23 +68,26 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = shutdown.changed() => if *shutdown.borrow() { return } else { continue },
+            _ = shutdown.changed() => if *shutdown.borrow() { break } else { continue },
         };
         let handlers = handlers.clone();
         let token = token.clone();
         let svc = service_fn(move |req| {
             let handlers = handlers.clone();
             let token = token.clone();
-            async move { Ok::<_, Infallible>(route(&handlers, token.as_deref(), req)) }
+            async move { Ok::<_, Infallible>(route(&handlers, token.as_deref(), req).await) }
         });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(std::time::Duration::from_secs(10))
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let _ = conn.await;
         });
     }
+    // Let an admin request in progress (a reload, a report) finish, briefly.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
 }
 
 fn json(status: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
@@ -94,7 +117,36 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn route(h: &AdminHandlers, token: Option<&str>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Run a ledger query off the runtime thread (this runtime also serves requests).
+async fn query(f: &QueryFn, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let f = Arc::clone(f);
+    let q = req.uri().query().unwrap_or("").to_owned();
+    let answer = tokio::task::spawn_blocking(move || f(&q)).await;
+    match answer {
+        Ok(Ok(body)) => {
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Ok(Err(e)) => json(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            serde_json::json!({"message": e.message}),
+        ),
+        Err(_) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!({"message": "the query failed"}),
+        ),
+    }
+}
+
+async fn route(
+    h: &AdminHandlers,
+    token: Option<&str>,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     if !authorized(token, &req) {
         return json(
             StatusCode::UNAUTHORIZED,
@@ -123,10 +175,14 @@ fn route(h: &AdminHandlers, token: Option<&str>, req: Request<Incoming>) -> Resp
                 serde_json::json!({"status": "rejected", "errors": errors}),
             ),
         },
-        (_, "/metrics" | "/admin/health" | "/admin/reload") => json(
-            StatusCode::METHOD_NOT_ALLOWED,
-            serde_json::json!({"message": "Method Not Allowed"}),
-        ),
+        (&Method::GET, "/admin/usage") => query(&h.usage, &req).await,
+        (&Method::GET, "/admin/cost") => query(&h.cost, &req).await,
+        (_, "/metrics" | "/admin/health" | "/admin/reload" | "/admin/usage" | "/admin/cost") => {
+            json(
+                StatusCode::METHOD_NOT_ALLOWED,
+                serde_json::json!({"message": "Method Not Allowed"}),
+            )
+        }
         _ => json(
             StatusCode::NOT_FOUND,
             serde_json::json!({"message": "Not Found"}),

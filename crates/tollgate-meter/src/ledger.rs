@@ -45,6 +45,9 @@ pub trait Ledger: Send {
     /// the query's dimensions. Minute and hour rows are both read.
     fn query(&mut self, query: &UsageQuery) -> Result<Vec<UsageRow>, LedgerError>;
 
+    /// The tag names used by usage in `[from, to)`, sorted (for exports that list tags).
+    fn tag_names(&mut self, from: i64, to: i64) -> Result<Vec<String>, LedgerError>;
+
     /// Roll minute rows with a bucket before `before` (Unix seconds) up into hour rows.
     /// Returns how many minute rows were folded.
     fn rollup(&mut self, before: i64) -> Result<u64, LedgerError>;

@@ -78,6 +78,9 @@ impl Ledger for MemLedger {
     fn query(&mut self, _: &UsageQuery) -> Result<Vec<UsageRow>, LedgerError> {
         Ok(Vec::new())
     }
+    fn tag_names(&mut self, _: i64, _: i64) -> Result<Vec<String>, LedgerError> {
+        Ok(Vec::new())
+    }
     fn rollup(&mut self, _: i64) -> Result<u64, LedgerError> {
         Ok(0)
     }

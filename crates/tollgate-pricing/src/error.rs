@@ -69,6 +69,21 @@ pub enum PricingError {
     /// An arithmetic result exceeded the range of exact decimals (about 7.9e28).
     #[error("arithmetic overflow while computing {0}")]
     Overflow(String),
+    /// A cost report's usage rows and month totals disagree: in one month, region and meter
+    /// the period has more billable units than the whole calendar month.
+    #[error("{month} {region} {meter}: the period has {period_units} billable base units but the whole month only {month_units}; `month_totals` must cover every whole calendar month the period touches (query them after the period's rows)")]
+    UsageMismatch {
+        /// The calendar month, `YYYY-MM`.
+        month: String,
+        /// The region.
+        region: String,
+        /// The ledger meter (`http_requests`, `cache_ms:1.6`, ...).
+        meter: String,
+        /// Billable base units of the period's rows.
+        period_units: String,
+        /// Billable base units of the whole month.
+        month_units: String,
+    },
     /// A malformed AWS Price List offer file.
     #[error("offer file: {location}: {message}")]
     OfferFile {

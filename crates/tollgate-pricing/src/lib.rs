@@ -6,6 +6,8 @@
 //!   free tier ([`FreeTier`]).
 //! - [`attribute`]: blended attribution of a month's cost to its parts, summing exactly.
 //! - [`estimate`]: a [`Workload`] (YAML) priced into an [`Estimate`].
+//! - [`build_report`]: the ledger's usage for a [`Period`] priced into a [`Report`] (JSON,
+//!   table, CSV, FinOps FOCUS).
 //!
 //! Money is [`rust_decimal::Decimal`] everywhere; rounding happens only in display helpers.
 //! No I/O. See docs/pricing.md.
@@ -29,6 +31,7 @@ mod error;
 mod estimate;
 mod meter;
 mod offer;
+pub mod report;
 mod workload;
 
 pub use attribution::{attribute, blended_rate, ATTRIBUTION_SCALE};
@@ -38,6 +41,10 @@ pub use estimate::{estimate, Estimate, Line, CURRENCY};
 pub use meter::{
     display_cost, display_exact, display_money, http_units_per_request, kb_to_gb,
     websocket_units_per_message, CacheSize, Meter,
+};
+pub use report::{
+    build_report, focus_dimensions, pricing_meter, to_pricing_units, Charge, FocusOptions, Period,
+    Report, ReportInput, ReportRow, FOCUS_COLUMNS,
 };
 pub use workload::{
     CacheWorkload, HttpWorkload, Quantities, RestWorkload, WebsocketWorkload, Workload,

@@ -397,6 +397,25 @@ impl Ledger for SqliteLedger {
             .collect())
     }
 
+    fn tag_names(&mut self, from: i64, to: i64) -> Result<Vec<String>, LedgerError> {
+        let on_err = sql_err(&self.store, "tag names");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT j.key FROM ( \
+                   SELECT DISTINCT tags FROM usage_minute WHERE bucket >= ?1 AND bucket < ?2 \
+                   UNION SELECT DISTINCT tags FROM usage_hour WHERE bucket >= ?1 AND bucket < ?2 \
+                 ) AS t, json_each(t.tags) AS j ORDER BY j.key",
+            )
+            .map_err(&on_err)?;
+        let names = stmt
+            .query_map([from, to], |r| r.get::<_, String>(0))
+            .map_err(&on_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&on_err)?;
+        Ok(names)
+    }
+
     fn rollup(&mut self, before: i64) -> Result<u64, LedgerError> {
         let store = &self.store;
         let on_err = sql_err(store, "rollup");

@@ -827,3 +827,27 @@ fn period_queries_use_the_bucket_key() {
         assert!(plan.contains("bucket>? AND bucket<?"), "{plan}");
     }
 }
+
+#[test]
+fn tag_names_lists_the_keys_used_in_the_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = create(&dir.path().join("t.db"));
+    let mut a = key(1_700_000_040);
+    a.tags = tags(&[("team", "pets"), ("env", "prod")]);
+    let mut b = key(1_700_000_100);
+    b.route = "GET /toys".into();
+    b.tags = tags(&[("team", "toys"), ("cost-center", "42")]);
+    let mut late = key(1_800_000_000);
+    late.tags = tags(&[("later", "x")]);
+    ledger
+        .append(&batch(
+            "t1",
+            vec![rec(a, 1, 1), rec(b, 1, 1), rec(late, 1, 1)],
+        ))
+        .unwrap();
+    assert_eq!(
+        ledger.tag_names(1_699_999_980, 1_700_000_200).unwrap(),
+        vec!["cost-center", "env", "team"]
+    );
+    assert!(ledger.tag_names(0, 1_000).unwrap().is_empty());
+}

@@ -6,8 +6,11 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use rust_decimal::Decimal;
 use tollgate_pricing::{
-    estimate, CacheWorkload, Catalog, HttpWorkload, RestWorkload, WebsocketWorkload, Workload,
+    estimate, CacheWorkload, Catalog, FreeTier, HttpWorkload, RestWorkload, WebsocketWorkload,
+    Workload,
 };
+
+use crate::report::{self, ReportParams};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -134,6 +137,104 @@ pub fn run_estimate(args: &EstimateArgs) -> anyhow::Result<()> {
         Format::Table => e.to_table(),
         Format::Json => e.to_json(),
         Format::Csv => e.to_csv(),
+    };
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+    /// FinOps FOCUS 1.2 rows (CSV), grouped by api, stage, route, key, status, reason, tags.
+    Focus,
+}
+
+/// The bill from the ledger for a period.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The ledger to read (default sqlite://tollgate.db in the working directory).
+    #[arg(long, value_name = "URL", default_value = crate::serve::DEFAULT_STORE)]
+    pub store: String,
+    /// Start of the period, UTC: YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (default: the
+    /// start of the current month).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the period, exclusive, same forms (default: now).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Group by any of api, stage, route, key, client, status, reason, region, tag:NAME
+    /// (comma-separated).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub prices: PriceArgs,
+}
+
+/// Where prices come from.
+#[derive(Args, Debug)]
+pub struct PriceArgs {
+    /// Apply the legacy 12-month free tier to each month.
+    #[arg(long)]
+    pub free_tier: bool,
+    /// An AWS Price List offer file for AmazonApiGateway (.json or .csv) instead of the
+    /// embedded tables.
+    #[arg(long, value_name = "FILE")]
+    pub offer_file: Option<PathBuf>,
+}
+
+impl PriceArgs {
+    pub fn catalog(&self) -> anyhow::Result<Catalog> {
+        let Some(path) = &self.offer_file else {
+            return Ok(Catalog::embedded());
+        };
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let is_csv = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        let catalog = if is_csv {
+            Catalog::from_offer_csv(std::io::BufReader::new(file))
+        } else {
+            let text = std::io::read_to_string(file)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Catalog::from_offer_json(&text)
+        };
+        catalog.with_context(|| path.display().to_string())
+    }
+
+    pub fn free_tier(&self) -> FreeTier {
+        self.free_tier.into()
+    }
+}
+
+pub fn run_report(args: &ReportArgs) -> anyhow::Result<()> {
+    let params = ReportParams::parse(args.from.as_deref(), args.to.as_deref(), args.by.as_deref())?;
+    let catalog = args.prices.catalog()?;
+    let url = tollgate_store::parse_store_url(&args.store)?;
+    let mut ledger = tollgate_store::open(&url, tollgate_store::OpenMode::MustExist)?;
+    let out = match args.format {
+        ReportFormat::Focus => report::focus(
+            ledger.as_mut(),
+            &catalog,
+            args.prices.free_tier(),
+            params.period,
+        )?,
+        f => {
+            let r = report::cost(ledger.as_mut(), &catalog, args.prices.free_tier(), &params)?;
+            match f {
+                ReportFormat::Json => r.to_json(),
+                ReportFormat::Csv => r.to_csv(),
+                _ => r.to_table(),
+            }
+        }
     };
     print!("{out}");
     if !out.ends_with('\n') {

@@ -2,6 +2,7 @@
 //! exit code. All behaviour lives in the library crates.
 
 mod cost;
+mod report;
 mod serve;
 
 use std::path::PathBuf;
@@ -39,7 +40,7 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Cost: price workloads (more to come: reports from the ledger, forecasts).
+    /// Cost: price workloads, and report the bill from the ledger.
     Cost {
         #[command(subcommand)]
         command: CostCommand,
@@ -50,6 +51,8 @@ enum Command {
 enum CostCommand {
     /// Price a month of traffic without traffic, with AWS's tiers and regions.
     Estimate(cost::EstimateArgs),
+    /// The bill from the ledger for a period, grouped by any dimensions.
+    Report(cost::ReportArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,6 +113,15 @@ fn main() -> ExitCode {
         Command::Cost {
             command: CostCommand::Estimate(args),
         } => match cost::run_estimate(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Cost {
+            command: CostCommand::Report(args),
+        } => match cost::run_report(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tollgate: {e:#}");

@@ -188,6 +188,8 @@ async fn serve(
                 Arc::new(move || m.render())
             },
             reload: Arc::clone(&reload),
+            usage: ledger_query(&gateway, QueryKind::Usage),
+            cost: ledger_query(&gateway, QueryKind::Cost),
         },
         shutdown_rx.clone(),
     ));
@@ -237,6 +239,68 @@ async fn serve(
         .await
         .ok();
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum QueryKind {
+    Usage,
+    Cost,
+}
+
+/// `/admin/usage` and `/admin/cost`: open the ledger (read side; the flusher has its own
+/// connection) and answer with the same code as `tollgate cost report`.
+fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
+    use tollgate_admin::QueryError;
+    let config = gateway.config();
+    let metering = config.metering.clone();
+    let catalog = Arc::new(tollgate_pricing::Catalog::embedded());
+    Arc::new(move |query: &str| {
+        if !metering.enabled {
+            return Err(QueryError {
+                status: 404,
+                message: "metering is off (metering.enabled: false)".into(),
+            });
+        }
+        let bad = |status: u16| {
+            move |e: crate::report::ReportError| QueryError {
+                status,
+                message: e.to_string(),
+            }
+        };
+        let params = crate::report::ReportParams::from_query(query).map_err(bad(400))?;
+        let url_text = metering.store.as_deref().unwrap_or(DEFAULT_STORE);
+        let url = tollgate_store::parse_store_url(url_text).map_err(|e| QueryError {
+            status: 500,
+            message: e.to_string(),
+        })?;
+        let mut ledger =
+            tollgate_store::open(&url, tollgate_store::OpenMode::MustExist).map_err(|e| {
+                QueryError {
+                    status: 503,
+                    message: e.to_string(),
+                }
+            })?;
+        let ledger_error = |e: crate::report::ReportError| QueryError {
+            status: match e {
+                crate::report::ReportError::Ledger(_) => 503,
+                _ => 400,
+            },
+            message: e.to_string(),
+        };
+        match kind {
+            QueryKind::Usage => {
+                crate::report::usage_json(ledger.as_mut(), &params).map_err(ledger_error)
+            }
+            QueryKind::Cost => crate::report::cost(
+                ledger.as_mut(),
+                &catalog,
+                tollgate_pricing::FreeTier::Off,
+                &params,
+            )
+            .map(|r| r.to_json())
+            .map_err(ledger_error),
+        }
+    })
 }
 
 /// Load the file again and swap it in; the old configuration keeps serving on any error.

@@ -1,0 +1,206 @@
+//! Reports from the ledger, shared by `tollgate cost report` and the admin API's
+//! `/admin/usage` and `/admin/cost`, so both answer the same question the same way.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tollgate_meter::Ledger;
+use tollgate_pricing::report::{build_report, focus_dimensions, Period, Report, ReportInput};
+use tollgate_pricing::{Catalog, FreeTier};
+use tollgate_types::usage::{Dimension, UsageQuery, UsageRow};
+
+/// What a report is about: a period and the dimensions to group by.
+#[derive(Debug, Clone)]
+pub struct ReportParams {
+    pub period: Period,
+    pub by: Vec<Dimension>,
+}
+
+/// Why a report could not be made: a bad parameter (the user's to fix) or the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{0}")]
+    BadParameter(String),
+    #[error(transparent)]
+    Ledger(#[from] tollgate_meter::LedgerError),
+    #[error(transparent)]
+    Pricing(#[from] tollgate_pricing::PricingError),
+}
+
+impl ReportParams {
+    /// `from`/`to` as `YYYY-MM`, `YYYY-MM-DD` or RFC 3339 UTC (`to` exclusive); by default the
+    /// month to date (up to the end of the current minute). `by` is a comma-separated list of
+    /// api, stage, route, key, client, status, reason, region, tag:NAME.
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        by: Option<&str>,
+    ) -> Result<Self, ReportError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let end_of_minute = now - now % 60 + 60;
+        let period = match (from, to) {
+            (None, None) => {
+                let month = Period::new(now, now + 1)?.months();
+                let start = Period::month(&month[0])?.start();
+                Period::new(start, end_of_minute)?
+            }
+            (Some(f), Some(t)) => Period::parse(f, t).map_err(period_error)?,
+            (Some(f), None) => {
+                let start = Period::parse(f, "9999-12-31")
+                    .map_err(period_error)?
+                    .start();
+                Period::new(start, end_of_minute.max(start + 1)).map_err(period_error)?
+            }
+            (None, Some(t)) => {
+                let end = Period::parse("1970-01-01", t).map_err(period_error)?.end();
+                let month = Period::new(end - 1, end)?.months();
+                Period::new(Period::month(&month[0])?.start(), end)?
+            }
+        };
+        let by = match by {
+            Some(list) => Dimension::parse_list(list).map_err(|e| {
+                ReportError::BadParameter(format!(
+                    "--by: {e}; expected a comma-separated list of api, stage, route, key, \
+                     client, status, reason, region, tag:NAME"
+                ))
+            })?,
+            None => Vec::new(),
+        };
+        for (i, d) in by.iter().enumerate() {
+            if by[..i].contains(d) {
+                return Err(ReportError::BadParameter(format!(
+                    "--by: `{}` is listed twice",
+                    d.name()
+                )));
+            }
+        }
+        Ok(Self { period, by })
+    }
+
+    /// Parse an admin API query string (`from=…&to=…&by=…`).
+    pub fn from_query(query: &str) -> Result<Self, ReportError> {
+        let mut from = None;
+        let mut to = None;
+        let mut by = None;
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            match k.as_ref() {
+                "from" => from = Some(v.into_owned()),
+                "to" => to = Some(v.into_owned()),
+                "by" => by = Some(v.into_owned()),
+                other => {
+                    return Err(ReportError::BadParameter(format!(
+                        "unknown parameter `{other}`: expected from, to, by"
+                    )))
+                }
+            }
+        }
+        Self::parse(from.as_deref(), to.as_deref(), by.as_deref())
+    }
+}
+
+/// Period errors name the command-line flags (`period.from` means `--from`).
+fn period_error(e: tollgate_pricing::PricingError) -> ReportError {
+    let text = e
+        .to_string()
+        .replace("`period.from`", "--from")
+        .replace("`period.to`", "--to")
+        .replace("`period`", "--from/--to");
+    ReportError::BadParameter(text)
+}
+
+/// Price the period's usage.
+pub fn cost(
+    ledger: &mut dyn Ledger,
+    catalog: &Catalog,
+    free_tier: FreeTier,
+    params: &ReportParams,
+) -> Result<Report, ReportError> {
+    let rows = ledger.query(&UsageQuery {
+        from: params.period.start(),
+        to: params.period.end(),
+        group_by: params.by.clone(),
+    })?;
+    // Month totals after the rows, so usage written in between cannot make a month smaller
+    // than the period's part of it.
+    let (from, to) = params.period.month_totals_range();
+    let month_totals = ledger.query(&UsageQuery {
+        from,
+        to,
+        group_by: Vec::new(),
+    })?;
+    Ok(build_report(&ReportInput {
+        catalog,
+        free_tier,
+        period: params.period,
+        group_by: &params.by,
+        rows: &rows,
+        month_totals: &month_totals,
+    })?)
+}
+
+/// The period as FOCUS rows: grouped by api, stage, route, key, status, reason and every tag.
+pub fn focus(
+    ledger: &mut dyn Ledger,
+    catalog: &Catalog,
+    free_tier: FreeTier,
+    period: Period,
+) -> Result<String, ReportError> {
+    let tags = ledger.tag_names(period.start(), period.end())?;
+    let params = ReportParams {
+        period,
+        by: focus_dimensions(&tags),
+    };
+    Ok(cost(ledger, catalog, free_tier, &params)?.to_focus())
+}
+
+/// `/admin/usage`: the ledger's units as counted (base units: requests, bytes,
+/// milliseconds), billable and not, with the events that produced them.
+///
+/// `{"period":{"from","to"},"group_by":[…],"rows":[{<dimension>: value…, "meter":
+/// "http_requests", "billable_units":"12", "non_billable_units":"0", "billable_events":"12",
+/// "non_billable_events":"0"}]}` — numbers as decimal strings, like every money and unit
+/// value tollgate prints.
+pub fn usage_json(ledger: &mut dyn Ledger, params: &ReportParams) -> Result<String, ReportError> {
+    let rows: Vec<UsageRow> = ledger.query(&UsageQuery {
+        from: params.period.start(),
+        to: params.period.end(),
+        group_by: params.by.clone(),
+    })?;
+    // Merge months, regions and the billable flag into one row per (group, meter).
+    let mut merged: BTreeMap<(Vec<String>, String), [u64; 4]> = BTreeMap::new();
+    for r in rows {
+        let e = merged
+            .entry((r.group, r.meter.name().into_owned()))
+            .or_default();
+        let (u, ev) = if r.billable { (0, 1) } else { (2, 3) };
+        e[u] = e[u].saturating_add(r.counts.units);
+        e[ev] = e[ev].saturating_add(r.counts.events);
+    }
+    let names: Vec<String> = params.by.iter().map(Dimension::name).collect();
+    let out_rows: Vec<serde_json::Value> = merged
+        .into_iter()
+        .map(|((group, meter), c)| {
+            let mut row = serde_json::Map::new();
+            for (name, value) in names.iter().zip(group) {
+                row.insert(name.clone(), value.into());
+            }
+            row.insert("meter".into(), meter.into());
+            row.insert("billable_units".into(), c[0].to_string().into());
+            row.insert("non_billable_units".into(), c[2].to_string().into());
+            row.insert("billable_events".into(), c[1].to_string().into());
+            row.insert("non_billable_events".into(), c[3].to_string().into());
+            serde_json::Value::Object(row)
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "period": {
+            "from": params.period.start_rfc3339(),
+            "to": params.period.end_rfc3339(),
+        },
+        "group_by": names,
+        "rows": out_rows,
+    })
+    .to_string())
+}
