@@ -202,6 +202,16 @@ impl Flusher {
                 meter: c.meter,
                 tags: Tags::clone(&c.dims.tags),
             };
+            if let Some(bytes) = c.data_out {
+                let out = UsageKey {
+                    meter: UsageMeter::DataOutBytes,
+                    ..key.clone()
+                };
+                self.pending.entry(out).or_default().add(UsageCounts {
+                    units: bytes,
+                    events: c.events,
+                });
+            }
             self.pending.entry(key).or_default().add(UsageCounts {
                 units: c.units,
                 events: c.events,

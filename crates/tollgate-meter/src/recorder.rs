@@ -162,6 +162,9 @@ pub struct Cell {
     pub meter: UsageMeter,
     pub units: u64,
     pub events: u64,
+    /// For request cells: the bytes sent back by the same requests (the `data_out_bytes`
+    /// meter, with the same events).
+    pub data_out: Option<u64>,
 }
 
 type Shard = HashMap<CellKey, Cell, foldhash::fast::RandomState>;
@@ -212,54 +215,55 @@ impl Meter {
         &self.stats
     }
 
-    /// Record one finished request: its request units and the bytes sent back.
+    /// Record one finished request: its request units and the bytes sent back, in one cell
+    /// (one hash lookup per request).
     pub fn record_request(&self, u: RequestUsage<'_>) {
         let billable = self.policy.is_billable(u.reason);
-        let (meter, units) = match u.dims.kind {
+        let (meter, units, data_out) = match u.dims.kind {
             ApiKind::Http => (
                 UsageMeter::HttpRequests,
                 http_request_units(u.request_bytes),
+                true,
             ),
-            ApiKind::Rest => (UsageMeter::RestRequests, 1),
-            // Upgrade requests of WebSocket APIs are metered as connections, not here.
-            ApiKind::Websocket => (UsageMeter::WebsocketMessages, 0),
+            ApiKind::Rest => (UsageMeter::RestRequests, 1, true),
+            // Upgrade requests of WebSocket APIs are metered as connections and messages
+            // elsewhere; here only their bytes out count.
+            ApiKind::Websocket => (UsageMeter::DataOutBytes, u.bytes_out, false),
         };
         let status_class = u8::try_from(u.status / 100).unwrap_or(0).min(5);
         let minute = u.at_secs.div_euclid(60) * 60;
+        let key = CellKey {
+            minute,
+            dims: Arc::as_ptr(u.dims) as usize,
+            client: u.client,
+            api_key: u
+                .api_key
+                .map_or(0, |k| Arc::as_ptr(k) as *const u8 as usize),
+            status_class,
+            reason: u.reason,
+            meter: MeterSlot::Requests,
+        };
         self.with_shard(|shard| {
-            let mut add = |slot: MeterSlot, meter: UsageMeter, units: u64| {
-                let key = CellKey {
-                    minute,
-                    dims: Arc::as_ptr(u.dims) as usize,
-                    client: u.client,
-                    api_key: u
-                        .api_key
-                        .map_or(0, |k| Arc::as_ptr(k) as *const u8 as usize),
-                    status_class,
-                    reason: u.reason,
-                    meter: slot,
-                };
-                let cell = shard.entry(key).or_insert_with(|| Cell {
-                    minute,
-                    dims: Arc::clone(u.dims),
-                    client: u.client,
-                    api_key: u.api_key.cloned(),
-                    status_class,
-                    reason: u.reason,
-                    billable,
-                    meter,
-                    units: 0,
-                    events: 0,
-                });
-                cell.units = cell.units.saturating_add(units);
-                cell.events += 1;
-            };
-            if units > 0 {
-                add(MeterSlot::Requests, meter, units);
-            }
+            let cell = shard.entry(key).or_insert_with(|| Cell {
+                minute,
+                dims: Arc::clone(u.dims),
+                client: u.client,
+                api_key: u.api_key.cloned(),
+                status_class,
+                reason: u.reason,
+                billable,
+                meter,
+                units: 0,
+                events: 0,
+                data_out: data_out.then_some(0),
+            });
+            cell.units = cell.units.saturating_add(units);
+            cell.events += 1;
             // Bytes out follow the request's billable flag: AWS's rule for the data transfer
             // of rejected requests is unknown, and it is consistent with the request.
-            add(MeterSlot::DataOut, UsageMeter::DataOutBytes, u.bytes_out);
+            if let Some(d) = &mut cell.data_out {
+                *d = d.saturating_add(u.bytes_out);
+            }
         });
     }
 
@@ -308,6 +312,7 @@ impl Meter {
                 meter,
                 units: 0,
                 events: 0,
+                data_out: None,
             });
             cell.units = cell.units.saturating_add(units);
             cell.events = cell.events.saturating_add(events);
