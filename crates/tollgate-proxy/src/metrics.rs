@@ -98,6 +98,12 @@ impl Metrics {
             .register_counter(&Key::from_name(name), &METADATA)
     }
 
+    /// A gauge without labels (gateway-internal state).
+    pub fn gauge(&self, name: &'static str) -> metrics::Gauge {
+        self.recorder
+            .register_gauge(&Key::from_name(name), &METADATA)
+    }
+
     /// The text exposition format for `/metrics`.
     pub fn render(&self) -> String {
         self.handle.render()

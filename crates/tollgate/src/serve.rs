@@ -185,7 +185,15 @@ async fn serve(
         tollgate_admin::AdminHandlers {
             metrics: {
                 let m = metrics.clone();
-                Arc::new(move || m.render())
+                let meter = gateway
+                    .meter()
+                    .map(|meter| (meter.clone(), MeterGauges::new(&m)));
+                Arc::new(move || {
+                    if let Some((meter, gauges)) = &meter {
+                        gauges.update(meter.stats());
+                    }
+                    m.render()
+                })
             },
             reload: Arc::clone(&reload),
             usage: ledger_query(&gateway, QueryKind::Usage),
@@ -239,6 +247,36 @@ async fn serve(
         .await
         .ok();
     Ok(())
+}
+
+/// The meter's own health on `/metrics`, read from its counters at scrape time.
+struct MeterGauges {
+    buffered: metrics::Gauge,
+    spill_pending: metrics::Gauge,
+    written: metrics::Counter,
+    spilled: metrics::Counter,
+    write_errors: metrics::Counter,
+}
+
+impl MeterGauges {
+    fn new(m: &Metrics) -> Self {
+        Self {
+            buffered: m.gauge("tollgate_meter_buffered_records"),
+            spill_pending: m.gauge("tollgate_meter_spill_pending"),
+            written: m.counter("tollgate_meter_written_records_total"),
+            spilled: m.counter("tollgate_meter_spilled_records_total"),
+            write_errors: m.counter("tollgate_meter_ledger_errors_total"),
+        }
+    }
+
+    fn update(&self, s: &tollgate_meter::MeterStats) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.buffered.set(s.buffered.load(Relaxed) as f64);
+        self.spill_pending.set(s.spill_pending.load(Relaxed) as f64);
+        self.written.absolute(s.written.load(Relaxed));
+        self.spilled.absolute(s.spilled.load(Relaxed));
+        self.write_errors.absolute(s.write_errors.load(Relaxed));
+    }
 }
 
 #[derive(Clone, Copy)]

@@ -299,6 +299,26 @@ async fn a_locked_ledger_loses_nothing_once_it_is_back() {
         "usage spilled while the ledger was locked: {}",
         gw.stderr()
     );
+    // The outage shows on /metrics.
+    let metrics = c
+        .get(format!("{}/metrics", gw.admin_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in {metrics}"))
+    };
+    assert!(value("tollgate_meter_spilled_records_total") > 0.0);
+    assert!(value("tollgate_meter_ledger_errors_total") > 0.0);
+    assert_eq!(value("tollgate_meter_spill_pending"), 1.0);
     // The gateway kept answering; the ledger still shows the first 20 only.
     locker.execute_batch("COMMIT").unwrap();
     drop(locker);
