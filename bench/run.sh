@@ -7,6 +7,9 @@
 #   nginx     nginx proxying to the upstream    127.0.0.1:18081  (worker_processes N)
 #   haproxy   haproxy proxying to the upstream  127.0.0.1:18082  (nbthread N)
 #   tollgate  tollgate proxying to the upstream 127.0.0.1:18080  (serve --workers N, bench/gateway.yaml)
+#   tollgate-nometer  the same binary and config with metering off     127.0.0.1:18080
+#             (bench/gateway.yaml with its `metering:` block replaced by `metering: {enabled: false}`,
+#             generated into the temp dir; compare it with `tollgate` for the cost of metering)
 #
 # Environment (all optional):
 #   DURATION=15s          wrk duration of each measured run
@@ -14,7 +17,7 @@
 #   CONNECTIONS=64        wrk connections (-c)
 #   THREADS=2             wrk threads (-t); the reference box has 2 cores
 #   WORKERS="1 2"         proxy worker processes/threads, one round per value
-#   TARGETS="upstream nginx haproxy tollgate"   which targets to measure, in this order
+#   TARGETS="upstream nginx haproxy tollgate tollgate-nometer"   which targets to measure, in this order
 #   BENCH_PATH=/hello     request path (every target answers 200 "hello\n" for any path)
 #   NGINX_LOG=buffered    nginx access log: buffered (64k buffer, 1s flush) | off
 #   HAPROXY_LOG=devnull   haproxy access log: devnull | file | ring | off   (see bench/README.md)
@@ -24,7 +27,8 @@
 #   WAIT_IDLE=0           up to this many seconds to wait, before each measured run, until the CPU
 #                         used by other processes drops below IDLE_PCT (shared build machines)
 #   IDLE_PCT=20           "quiet" threshold, CPU % as in top (100 = one core)
-#   KEEP_LOGS=0           1: keep the temp run dir and bench/out/tollgate-access.log
+#   KEEP_LOGS=0           1: keep the temp run dir, bench/out/tollgate-access.log and the ledger
+#                         bench/out/tollgate.db* (of the last `tollgate` run; emptied before each start)
 #
 # stdout: the results (markdown). stderr: progress. A copy of the results goes to
 # bench/out/results-<UTC timestamp>.md. Everything started here is stopped on exit.
@@ -38,7 +42,7 @@ WARMUP=${WARMUP:-3s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-"1 2"}
-TARGETS=${TARGETS:-"upstream nginx haproxy tollgate"}
+TARGETS=${TARGETS:-"upstream nginx haproxy tollgate tollgate-nometer"}
 BENCH_PATH=${BENCH_PATH:-/hello}
 HAPROXY_LOG=${HAPROXY_LOG:-devnull}
 NGINX_LOG=${NGINX_LOG:-buffered}
@@ -54,6 +58,7 @@ readonly UPSTREAM_PORT=19001 TOLLGATE_PORT=18080 NGINX_PORT=18081 HAPROXY_PORT=1
 readonly HOST=127.0.0.1
 readonly TOLLGATE_CONFIG=bench/gateway.yaml                # relative to $ROOT, tollgate runs from $ROOT
 readonly TOLLGATE_ACCESS_LOG=$ROOT/bench/out/tollgate-access.log   # as set in bench/gateway.yaml
+readonly TOLLGATE_LEDGER=$ROOT/bench/out/tollgate.db   # metering.store in bench/gateway.yaml (+ -wal, -shm, .spill)
 readonly START_TIMEOUT=20   # seconds a server gets to answer its first request
 readonly STOP_TIMEOUT=5     # seconds a server gets to exit after SIGTERM before SIGKILL
 
@@ -83,7 +88,10 @@ WARMUP_S=$(to_seconds "$WARMUP")
 ((THREADS <= CONNECTIONS)) || die "THREADS ($THREADS) must not exceed CONNECTIONS ($CONNECTIONS)"
 for n in $WORKERS; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "WORKERS must be positive integers, got '$n'"; done
 for t in $TARGETS; do
-  case $t in upstream | nginx | haproxy | tollgate) ;; *) die "unknown target '$t' (upstream nginx haproxy tollgate)" ;; esac
+  case $t in
+    upstream | nginx | haproxy | tollgate | tollgate-nometer) ;;
+    *) die "unknown target '$t' (upstream nginx haproxy tollgate tollgate-nometer)" ;;
+  esac
 done
 case $HAPROXY_LOG in devnull | file | ring | off) ;; *) die "HAPROXY_LOG must be devnull, file, ring or off" ;; esac
 case $NGINX_LOG in buffered | off) ;; *) die "NGINX_LOG must be buffered or off" ;; esac
@@ -91,6 +99,7 @@ case $NGINX_LOG in buffered | off) ;; *) die "NGINX_LOG must be buffered or off"
 [[ $WAIT_IDLE =~ ^[0-9]+$ && $IDLE_PCT =~ ^[0-9]+$ ]] || die "WAIT_IDLE and IDLE_PCT must be integers"
 
 wants() { [[ " $TARGETS " == *" $1 "* ]]; }
+wants_tollgate_binary() { wants tollgate || wants tollgate-nometer; }
 
 # ---------------------------------------------------------------- process bookkeeping
 FAILED=0
@@ -142,7 +151,7 @@ cleanup() {
     log "run dir kept: $RUN_DIR"
   else
     rm -rf "$RUN_DIR"
-    rm -f "$TOLLGATE_ACCESS_LOG"
+    rm -f "$TOLLGATE_ACCESS_LOG" "$TOLLGATE_LEDGER"*
   fi
   exit "$rc"
 }
@@ -157,7 +166,7 @@ if ((need_install)); then
   "$BENCH_DIR/install.sh" >&2
 fi
 
-if wants tollgate && [[ $SKIP_BUILD != 1 ]]; then
+if wants_tollgate_binary && [[ $SKIP_BUILD != 1 ]]; then
   stale=0
   if [[ ! -x $TOLLGATE_BIN ]]; then
     stale=1
@@ -172,7 +181,7 @@ if wants tollgate && [[ $SKIP_BUILD != 1 ]]; then
       die "cargo build --release -p tollgate failed; run with TARGETS=\"upstream nginx haproxy\" to bench the others"
   fi
 fi
-if wants tollgate; then
+if wants_tollgate_binary; then
   [[ -x $TOLLGATE_BIN ]] || die "tollgate binary not found at $TOLLGATE_BIN"
 fi
 
@@ -312,6 +321,50 @@ EOF
   } >"$d/haproxy.cfg"
 }
 
+# The tollgate-nometer config: bench/gateway.yaml with its top-level `metering:` block (the key
+# and every indented or blank line under it) replaced by `enabled: false`; every other line is
+# copied verbatim, so the two configs cannot drift apart. Appended if gateway.yaml has no block.
+TOLLGATE_NOMETER_CONFIG=$RUN_DIR/gateway-nometer.yaml
+write_nometer_conf() {
+  local src=$ROOT/$TOLLGATE_CONFIG blocks
+  blocks=$(grep -c '^metering:' "$src" || true)
+  ((blocks <= 1)) || die "$TOLLGATE_CONFIG has $blocks top-level 'metering:' keys; expected at most one"
+  {
+    echo "# Generated by bench/run.sh for the tollgate-nometer target: $TOLLGATE_CONFIG with metering off."
+    awk '
+      function off() { print "metering:"; print "  enabled: false   # tollgate-nometer: the only difference from gateway.yaml" }
+      skip && /^[ \t]*$/ { blank = blank $0 "\n"; next }       # blank line: inside or after the block?
+      skip && /^[ \t]/ { blank = ""; next }                     # indented: still the metering block
+      skip { skip = 0; printf "%s", blank; blank = "" }          # next top-level line: block ended
+      /^metering:/ { skip = 1; done = 1; off(); next }
+      { print }
+      END { if (!done) { print ""; off() } }
+    ' "$src"
+  } >"$TOLLGATE_NOMETER_CONFIG"
+  if [[ $(grep -c '^metering:' "$TOLLGATE_NOMETER_CONFIG") != 1 ]] ||
+    ! grep -q '^  enabled: false' "$TOLLGATE_NOMETER_CONFIG"; then
+    die "could not generate $TOLLGATE_NOMETER_CONFIG from $TOLLGATE_CONFIG"
+  fi
+}
+
+# ledger_sig — names, sizes and mtimes of the ledger files (bench/out/tollgate.db*, and the default
+# ./tollgate.db* of the repository root): tollgate-nometer must leave them as they were.
+ledger_sig() { stat -c '%n %s %Y' "$TOLLGATE_LEDGER"* "$ROOT"/tollgate.db* 2>/dev/null || true; }
+
+# ledger_requests — requests metered into bench/out/tollgate.db (events of the http_requests
+# meter), or "?" when the ledger cannot be read (no python3/sqlite3, no file, no table).
+ledger_requests() {
+  local q="select coalesce(sum(events), 0) from usage_minute where meter = 'http_requests'" v=''
+  [[ -f $TOLLGATE_LEDGER ]] || { echo '?'; return 0; }
+  if command -v python3 >/dev/null 2>&1; then
+    v=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' \
+      "$TOLLGATE_LEDGER" "$q" 2>/dev/null) || v=''
+  elif command -v sqlite3 >/dev/null 2>&1; then
+    v=$(sqlite3 "$TOLLGATE_LEDGER" "$q" 2>/dev/null) || v=''
+  fi
+  [[ $v =~ ^[0-9]+$ ]] && echo "$v" || echo '?'
+}
+
 # ---------------------------------------------------------------- server control
 # wait_ready NAME PID PORT — until GET BENCH_PATH answers, or fail with the server's output.
 wait_ready() {
@@ -389,17 +442,32 @@ start_target() {
       fi
       TARGET_PORT=$HAPROXY_PORT
       ;;
-    tollgate)
+    tollgate | tollgate-nometer)
+      local config=$TOLLGATE_CONFIG
       mkdir -p "$(dirname "$TOLLGATE_ACCESS_LOG")"
       rm -f "$TOLLGATE_ACCESS_LOG"
+      if [[ $t == tollgate ]]; then
+        rm -f "$TOLLGATE_LEDGER"* # every metered run starts with an empty ledger
+      else
+        config=$TOLLGATE_NOMETER_CONFIG
+        LEDGER_SIG=$(ledger_sig)
+      fi
       # shellcheck disable=SC2086,SC2016 # TOLLGATE_ARGS is a word list; $1/$@ expand in the child
-      start_bg "tollgate-$n" bash -c 'cd "$1" && shift && exec "$@"' _ "$ROOT" \
-        "$TOLLGATE_BIN" serve --config "$TOLLGATE_CONFIG" --workers "$n" ${TOLLGATE_ARGS:-}
+      start_bg "$t-$n" bash -c 'cd "$1" && shift && exec "$@"' _ "$ROOT" \
+        "$TOLLGATE_BIN" serve --config "$config" --workers "$n" ${TOLLGATE_ARGS:-}
       TARGET_PORT=$TOLLGATE_PORT TARGET_LOG=$TOLLGATE_ACCESS_LOG
       ;;
   esac
   TARGET_PID=$STARTED_PID
   wait_ready "${PNAME[$TARGET_PID]}" "$TARGET_PID" "$TARGET_PORT"
+  # tollgate prints "tollgate: metering into URL" before it serves, exactly when metering is on.
+  if [[ $t == tollgate ]]; then
+    grep -q '^tollgate: metering into ' "$RUN_DIR/$t-$n.out" ||
+      die "$t: metering is not on (no 'metering into' line in $RUN_DIR/$t-$n.out); check bench/gateway.yaml"
+  elif [[ $t == tollgate-nometer ]]; then
+    ! grep -q '^tollgate: metering into ' "$RUN_DIR/$t-$n.out" ||
+      die "$t: metering is on ($(grep -m1 '^tollgate: metering into ' "$RUN_DIR/$t-$n.out")); check $TOLLGATE_NOMETER_CONFIG"
+  fi
 }
 
 # ---------------------------------------------------------------- wrk
@@ -480,6 +548,7 @@ bench_target() { # TARGET N
   log "$t (workers=$n): warm-up ${WARMUP_S}s"
   run_wrk "$RUN_DIR/wrk-warmup-$t-$n.txt" "$WARMUP_S" "$url"
   warm_requests=$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$WRK_LINE")
+  R[$t,$n,warm_requests]=$warm_requests
   # Sampling other processes' CPU use takes 1 s, which also lets buffered access logs (flush=1s)
   # catch up before we count their lines.
   local bg waited=0
@@ -493,6 +562,7 @@ bench_target() { # TARGET N
   ((bg > IDLE_PCT)) && log "WARNING: other processes use ${bg}% CPU before the run; $t figures may be disturbed"
   if ((waited > 0)); then # pools and caches went idle while we waited: warm up again
     run_wrk "$RUN_DIR/wrk-warmup2-$t-$n.txt" "$WARMUP_S" "$url"
+    R[$t,$n,warm_requests]=$((R[$t,$n,warm_requests] + $(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$WRK_LINE")))
     sleep 1.2
   fi
   sleep 0.3
@@ -523,21 +593,36 @@ bench_target() { # TARGET N
   mkdir -p "$OUT_DIR/raw-$TS"
   cp "$RUN_DIR/wrk-$t-$n.txt" "$OUT_DIR/raw-$TS/$t-$n.txt"
 
-  if [[ $t == tollgate ]]; then
+  if [[ $t == tollgate || $t == tollgate-nometer ]]; then
     # Metrics must be on; and tollgate drops access-log records rather than block when its log
     # writer falls behind: count those, a dropped record is work the others did and tollgate skipped.
     local code
-    code=$(curl -s -o "$RUN_DIR/metrics-$n.txt" -w '%{http_code}' --max-time 5 "http://$HOST:$TOLLGATE_ADMIN_PORT/metrics" || echo 000)
+    code=$(curl -s -o "$RUN_DIR/metrics-$t-$n.txt" -w '%{http_code}' --max-time 5 "http://$HOST:$TOLLGATE_ADMIN_PORT/metrics" || echo 000)
     if [[ $code == 200 ]]; then
-      R[$t,$n,dropped]=$(awk '/^tollgate_access_log_dropped_total/ { s += $NF } END { printf "%.0f", s }' "$RUN_DIR/metrics-$n.txt")
-      ((R[$t,$n,dropped] == 0)) || log "WARNING: tollgate dropped ${R[$t,$n,dropped]} access-log records"
+      R[$t,$n,dropped]=$(awk '/^tollgate_access_log_dropped_total/ { s += $NF } END { printf "%.0f", s }' "$RUN_DIR/metrics-$t-$n.txt")
+      ((R[$t,$n,dropped] == 0)) || log "WARNING: $t dropped ${R[$t,$n,dropped]} access-log records"
     else
-      log "WARNING: tollgate metrics endpoint http://$HOST:$TOLLGATE_ADMIN_PORT/metrics answered $code"
+      log "WARNING: $t metrics endpoint http://$HOST:$TOLLGATE_ADMIN_PORT/metrics answered $code"
       R[$t,$n,dropped]="? (no /metrics)"
     fi
   fi
   if [[ -n $TARGET_PID ]]; then
-    stop_pid "$TARGET_PID" # also flushes buffered access logs
+    stop_pid "$TARGET_PID" # also flushes buffered access logs and the meter's last counters
+  fi
+  if [[ $t == tollgate ]]; then
+    # Every request wrk completed (warm-up and measured run) must be in the ledger; the curl
+    # checks and requests in flight when wrk stopped add a few more.
+    local sent=$((R[$t,$n,warm_requests] + R[$t,$n,requests]))
+    R[$t,$n,metered]=$(ledger_requests)
+    if [[ ${R[$t,$n,metered]} == '?' ]]; then
+      log "WARNING: could not read the ledger $TOLLGATE_LEDGER (needs python3 or sqlite3)"
+    elif ((R[$t,$n,metered] < sent)); then
+      log "WARNING: the ledger holds ${R[$t,$n,metered]} requests, fewer than the $sent wrk completed"
+    fi
+    R[$t,$n,metered]+=" of $sent"
+  elif [[ $t == tollgate-nometer ]]; then
+    [[ $(ledger_sig) == "$LEDGER_SIG" ]] ||
+      die "$t wrote a ledger although metering is off: $(ledger_sig | tr '\n' ' ')"
   fi
   if [[ -n $TARGET_LOG ]]; then
     log_after=$(count_lines "$TARGET_LOG")
@@ -565,7 +650,7 @@ machine_info() {
   echo "- haproxy: $(haproxy -v 2>&1 | head -n1 | awk '{ print $3 }')"
   echo "- wrk: $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }')"
   echo "- rustc: $(rustc --version 2>/dev/null || echo 'not found')"
-  if wants tollgate; then
+  if wants_tollgate_binary; then
     local rev dirty=
     rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit')
     [[ -z $(git -C "$ROOT" status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null) ]] ||
@@ -582,6 +667,10 @@ TS=$(date -u +%Y%m%dT%H%M%SZ)
 OUT_FILE=$OUT_DIR/results-$TS.md
 
 MACHINE=$(machine_info)
+if wants tollgate-nometer; then
+  [[ -f $ROOT/$TOLLGATE_CONFIG ]] || die "$TOLLGATE_CONFIG not found"
+  write_nometer_conf
+fi
 log "run dir $RUN_DIR; targets: $TARGETS; workers: $WORKERS; wrk -t$THREADS -c$CONNECTIONS -d$DURATION_S s (+${WARMUP_S}s warm-up)"
 start_upstream
 for n in $WORKERS; do
@@ -600,6 +689,10 @@ report() {
   echo "- Load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION_S}s --timeout 2s, ${WARMUP_S}s warm-up per target, GET $BENCH_PATH, all on $HOST"
   echo "- Upstream: nginx, $UPSTREAM_WORKERS worker, return 200 \"hello\\n\" (keep-alive); nginx log: $NGINX_LOG; haproxy log: $HAPROXY_LOG"
   echo "- Targets measured: $TARGETS"
+  if wants_tollgate_binary; then
+    echo "- tollgate metering: \`tollgate\` on ($TOLLGATE_CONFIG, ledger bench/out/tollgate.db, emptied before each start);" \
+      "\`tollgate-nometer\` off (the same config with \`metering: {enabled: false}\`)"
+  fi
   echo
   echo "| workers | target | req/s | p50 ms | p99 ms | p99.9 ms | max ms | non-2xx / socket errors | CPU % proxy / upstream / wrk / other | req/s per core | access-log lines |"
   echo "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
@@ -639,7 +732,33 @@ report() {
     echo "tollgate was not measured in this run (TARGETS=\"$TARGETS\"), so there are no tollgate ratios."
     echo
   else
-    echo "Neither nginx nor haproxy was measured in this run, so there are no tollgate ratios."
+    echo "Neither nginx nor haproxy was measured in this run, so there are no tollgate/nginx or tollgate/haproxy ratios."
+    echo
+  fi
+  if wants tollgate && wants tollgate-nometer; then
+    echo "Metering overhead (tollgate = metering on / tollgate-nometer = off; target: req/s ratio ≥ 0.97,"
+    echo "i.e. metering costs at most 3 % of requests/s; p99 ratio: above 1 = metering adds latency):"
+    echo
+    echo "| workers | req/s tollgate/tollgate-nometer | p99 tollgate/tollgate-nometer | req/s per core tollgate/tollgate-nometer | req/s cost of metering |"
+    echo "|--:|--:|--:|--:|--:|"
+    local rr
+    for n in $WORKERS; do
+      rr=$(ratio "${R[tollgate,$n,rps]}" "${R[tollgate-nometer,$n,rps]}")
+      printf '| %s | %s | %s | %s | %s |\n' "$n" "$rr" \
+        "$(ratio "${R[tollgate,$n,p99_us]}" "${R[tollgate-nometer,$n,p99_us]}")" \
+        "$(ratio "${R[tollgate,$n,per_core]}" "${R[tollgate-nometer,$n,per_core]}")" \
+        "$(awk -v r="$rr" 'BEGIN { if (r == "n/a") print "n/a"; else printf "%.1f %%", (1 - r) * 100 }')"
+    done
+    echo
+    echo "One run's difference of a few % is within the noise of a 2-core machine: compare the medians of"
+    echo "bench/repeat.sh (it keeps the two adjacent in every round)."
+    echo
+  fi
+  if wants tollgate; then
+    local checks=''
+    for n in $WORKERS; do checks+="${checks:+; }workers=$n: ${R[tollgate,$n,metered]:-?}"; done
+    echo "Ledger check, tollgate (requests metered into bench/out/tollgate.db of those wrk completed, warm-up"
+    echo "included; a few more are normal: curl checks, requests in flight when wrk stopped): $checks."
     echo
   fi
   local disturbed=()
@@ -655,7 +774,7 @@ report() {
   fi
   echo "\`workers\` is the round: worker processes/threads of the proxies (the upstream always has $UPSTREAM_WORKERS)."
   echo "\`access-log lines\` counts lines the target logged during the measured run (up to $CONNECTIONS more than wrk's"
-  echo "count: requests in flight when wrk stopped); for tollgate, \`dropped\` is its"
+  echo "count: requests in flight when wrk stopped); for tollgate and tollgate-nometer, \`dropped\` is their"
   echo "tollgate_access_log_dropped_total counter (records skipped rather than written)."
   echo "\`CPU %\` (as in top, 100 = one core, $NCPU cores = $((100 * NCPU))): what the proxy, the upstream, wrk and every"
   echo "other process used during the measured run (other above $IDLE_PCT%: the figures are disturbed)."

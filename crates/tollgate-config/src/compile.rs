@@ -61,7 +61,7 @@ pub(crate) fn compile(
     }
 }
 
-struct Cx<'a> {
+pub(crate) struct Cx<'a> {
     file: &'a Path,
     locations: &'a Locations,
     errors: Vec<ConfigError>,
@@ -69,18 +69,18 @@ struct Cx<'a> {
 
 impl Cx<'_> {
     /// An error about the value at `pointer`.
-    fn err(&mut self, pointer: &str, message: impl Into<String>) {
+    pub(crate) fn err(&mut self, pointer: &str, message: impl Into<String>) {
         let pos = self.locations.value(pointer);
         self.errors.push(ConfigError::new(self.file, pos, message));
     }
 
     /// An error about the key of the entry at `pointer` (an unknown or misplaced field).
-    fn err_key(&mut self, pointer: &str, message: impl Into<String>) {
+    pub(crate) fn err_key(&mut self, pointer: &str, message: impl Into<String>) {
         let pos = self.locations.key(pointer);
         self.errors.push(ConfigError::new(self.file, pos, message));
     }
 
-    fn line(&self, pointer: &str) -> usize {
+    pub(crate) fn line(&self, pointer: &str) -> usize {
         self.locations.value(pointer).line
     }
 
@@ -122,6 +122,10 @@ impl Cx<'_> {
         let access_log = raw.access_log.as_ref().map(|a| self.access_log(a));
         let metering = self.metering(raw.metering.clone().unwrap_or_default());
         let apis = self.apis(&raw.apis, &listeners);
+        let throttle = raw.throttle.map(|t| self.throttle("/throttle", t));
+        let api_keys = self.api_keys(&raw.api_keys);
+        let usage_plans = self.usage_plans(&raw.usage_plans, &apis, &api_keys);
+        self.throttles_within_account(throttle, &apis, &usage_plans);
         GatewayConfig {
             source: self.file.to_path_buf(),
             account_id: raw.account_id.clone(),
@@ -131,6 +135,9 @@ impl Cx<'_> {
             server,
             access_log,
             metering,
+            throttle,
+            api_keys,
+            usage_plans,
             apis,
         }
     }
@@ -498,7 +505,11 @@ impl Cx<'_> {
             let cors = a.cors.as_ref().map(|c| self.cors(&format!("{p}/cors"), c));
             let stages = self.stages(&p, a.stages.as_deref());
             let (integrations, integration_params) = self.integrations(&p, &a.integrations);
-            let routes = self.routes(&p, &a.routes, &integrations, &integration_params);
+            let mut routes = self.routes(&p, &a.routes, &integrations, &integration_params);
+            let authorizers = self.authorizers(&p, &a.authorizers);
+            self.route_access(&p, &a.routes, &mut routes, &authorizers);
+            let mut stages = stages;
+            self.stage_throttles(&p, a.stages.as_deref(), &mut stages, &routes);
 
             out.push(Api {
                 id,
@@ -511,6 +522,7 @@ impl Cx<'_> {
                 stages,
                 routes,
                 integrations,
+                authorizers,
             });
         }
         out
@@ -572,6 +584,8 @@ impl Cx<'_> {
                 name: "$default".to_owned(),
                 variables: BTreeMap::new(),
                 tags: BTreeMap::new(),
+                throttle: None,
+                route_throttle: Vec::new(),
             }];
         };
         if raw.len() > MAX_STAGES {
@@ -646,6 +660,8 @@ impl Cx<'_> {
                 name: s.name.clone(),
                 variables: s.variables.clone(),
                 tags: s.tags.clone(),
+                throttle: None,
+                route_throttle: Vec::new(),
             });
         }
         out
@@ -1084,6 +1100,9 @@ impl Cx<'_> {
                 key: r.key.clone(),
                 matcher,
                 integration: integration.unwrap_or(0),
+                authorizer: None,
+                authorization_scopes: Vec::new(),
+                api_key_required: false,
             });
         }
         out

@@ -6,6 +6,7 @@
 //! [`model`], reporting every error at once as `file:line:column: message`
 //! ([`ConfigErrors`]). `docs/configuration.md` is the user reference.
 
+mod access;
 mod compile;
 mod error;
 mod load;

@@ -25,7 +25,79 @@ pub struct GatewayConfig {
     pub server: ServerSettings,
     pub access_log: Option<AccessLogSettings>,
     pub metering: MeteringSettings,
+    /// Account-level throttle.
+    pub throttle: Option<Throttle>,
+    pub api_keys: Vec<ApiKey>,
+    pub usage_plans: Vec<UsagePlan>,
     pub apis: Vec<Api>,
+}
+
+/// A token bucket: `rate` requests per second, `burst` capacity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttle {
+    pub rate: f64,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: Option<String>,
+    pub value: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsagePlan {
+    pub name: String,
+    pub throttle: Option<Throttle>,
+    pub quota: Option<Quota>,
+    pub stages: Vec<PlanStage>,
+    /// Indexes into `GatewayConfig::api_keys`.
+    pub keys: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: u64,
+    pub period: QuotaPeriod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaPeriod {
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanStage {
+    /// Index into `GatewayConfig::apis`.
+    pub api: usize,
+    /// Index into that API's `stages`.
+    pub stage: usize,
+    /// Per-route throttles for this plan's keys: (route index, throttle).
+    pub route_throttle: Vec<(usize, Throttle)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorizer {
+    pub name: String,
+    pub kind: AuthorizerKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizerKind {
+    Jwt(JwtAuthorizer),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtAuthorizer {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    /// The header carrying the token, lower-case (from `$request.header.NAME`).
+    pub identity_header: String,
+    pub jwks_uri: Option<String>,
 }
 
 /// Usage metering (docs/metering.md).
@@ -121,6 +193,7 @@ pub struct Api {
     pub stages: Vec<Stage>,
     pub routes: Vec<Route>,
     pub integrations: Vec<Integration>,
+    pub authorizers: Vec<Authorizer>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +202,10 @@ pub struct Stage {
     pub name: String,
     pub variables: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// Default route throttle of the stage.
+    pub throttle: Option<Throttle>,
+    /// Per-route throttle, indexed like `Api::routes` (`None`: the stage's `throttle`).
+    pub route_throttle: Vec<Option<Throttle>>,
 }
 
 impl Stage {
@@ -144,6 +221,10 @@ pub struct Route {
     pub matcher: RouteMatcher,
     /// Index into `Api::integrations`.
     pub integration: usize,
+    /// Index into `Api::authorizers`.
+    pub authorizer: Option<usize>,
+    pub authorization_scopes: Vec<String>,
+    pub api_key_required: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,6 +56,16 @@ pub struct Config {
     /// Usage metering into the ledger (on by default, with the embedded SQLite ledger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metering: Option<Metering>,
+    /// Account-level throttling (token bucket) across every API. Off when absent; AWS applies
+    /// 10000 requests/s with a burst of 5000 per account and Region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<Throttle>,
+    /// API keys that usage plans admit (sent by clients in the `x-api-key` header).
+    #[serde(default)]
+    pub api_keys: Vec<ApiKey>,
+    /// Usage plans: throttling and quotas per API key, across the plan's API stages.
+    #[serde(default)]
+    pub usage_plans: Vec<UsagePlan>,
     /// The APIs this gateway serves.
     #[serde(default)]
     pub apis: Vec<Api>,
@@ -159,6 +169,123 @@ fn default_max_body_bytes() -> u64 {
 }
 fn default_max_header_bytes() -> u64 {
     DEFAULT_MAX_HEADER_BYTES
+}
+
+/// A token bucket (AWS throttling settings): `rate` requests per second refill a bucket of
+/// `burst` requests; a request takes one token or is answered 429.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    /// Steady-state requests per second; may be fractional (0.5 = one every 2 s); 0 admits
+    /// nothing.
+    #[schemars(range(min = 0.0))]
+    pub rate: f64,
+    /// Bucket capacity: how many requests may arrive at once.
+    pub burst: u32,
+}
+
+/// An API key.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// Identifier shown in reports and the admin API (never the value); unique.
+    pub id: String,
+    /// The secret clients send in `x-api-key`; unique. AWS requires 20 to 128 characters.
+    pub value: String,
+    /// A description for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A disabled key is refused like an unknown one (403).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// A usage plan.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePlan {
+    /// Name; unique.
+    pub name: String,
+    /// Throttling per API key, for every stage of the plan (unless a route has its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<Throttle>,
+    /// Requests allowed per API key and period, counted across all of the plan's stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
+    /// The API stages the plan covers.
+    #[serde(default)]
+    pub stages: Vec<PlanStage>,
+    /// Ids of the API keys in the plan.
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+/// A usage plan quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    /// Requests per period.
+    pub limit: u64,
+    /// `DAY`, `WEEK` or `MONTH` (UTC).
+    pub period: QuotaPeriod,
+}
+
+/// A quota period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum QuotaPeriod {
+    #[serde(rename = "DAY")]
+    Day,
+    #[serde(rename = "WEEK")]
+    Week,
+    #[serde(rename = "MONTH")]
+    Month,
+}
+
+/// An API stage in a usage plan.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanStage {
+    /// The API's name.
+    pub api: String,
+    /// The stage's name (`$default` for the default stage).
+    #[serde(default = "default_stage_name")]
+    pub stage: String,
+    /// Per-route throttling for keys of this plan, by route key (`GET /pets`).
+    #[serde(default)]
+    pub route_throttle: BTreeMap<String, Throttle>,
+}
+
+fn default_stage_name() -> String {
+    "$default".to_owned()
+}
+
+/// An authorizer. Only `jwt` exists so far; request authorizers are planned.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Authorizer {
+    /// Authorizer type: `jwt`.
+    #[serde(rename = "type")]
+    pub kind: AuthorizerType,
+    /// jwt (required): the token issuer (`iss`), an `http://` or `https://` URL; its JWKS is
+    /// found through `{issuer}/.well-known/openid-configuration` unless `jwks_uri` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// jwt (required): accepted audiences, matched against the token's `aud` or `client_id`.
+    #[serde(default)]
+    pub audience: Vec<String>,
+    /// jwt: where the token is, `$request.header.NAME`; default `$request.header.Authorization`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_source: Option<Vec<String>>,
+    /// jwt: the JWKS URL, instead of OpenID discovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+}
+
+/// The authorizer type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorizerType {
+    Jwt,
 }
 
 /// Usage metering (docs/metering.md). Changes take effect on restart, not on reload.
@@ -332,6 +459,10 @@ pub struct Api {
     #[serde(default)]
     #[schemars(extend("maxProperties" = 300))]
     pub integrations: BTreeMap<String, Integration>,
+    /// Authorizers by name, at most 10; routes refer to them.
+    #[serde(default)]
+    #[schemars(extend("maxProperties" = 10))]
+    pub authorizers: BTreeMap<String, Authorizer>,
 }
 
 /// CORS settings (AWS `CorsConfiguration`).
@@ -374,6 +505,13 @@ pub struct Stage {
     #[serde(default)]
     #[schemars(extend("maxProperties" = 50))]
     pub tags: BTreeMap<String, String>,
+    /// Throttling of every route of the stage (AWS `DefaultRouteSettings`); at most the
+    /// account's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<Throttle>,
+    /// Throttling of single routes by route key (AWS `RouteSettings`), instead of `throttle`.
+    #[serde(default)]
+    pub route_throttle: BTreeMap<String, Throttle>,
 }
 
 /// A route.
@@ -385,6 +523,15 @@ pub struct Route {
     pub key: String,
     /// Name of one of the API's integrations.
     pub integration: String,
+    /// Name of one of the API's authorizers; requests it denies get 401 or 403.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer: Option<String>,
+    /// jwt authorizer: the token must carry at least one of these scopes (`scope`/`scp`).
+    #[serde(default)]
+    pub authorization_scopes: Vec<String>,
+    /// Require an API key (`x-api-key`) that is in a usage plan covering this stage.
+    #[serde(default)]
+    pub api_key_required: bool,
 }
 
 /// The integration type: `http_proxy` (forward to `uri`), `mock` (fixed response), `lambda`

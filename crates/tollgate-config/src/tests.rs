@@ -145,7 +145,7 @@ fn unknown_field_is_located_at_its_key() {
     );
     assert_eq!(
         errors(&format!("{LISTENER}colour: blue\n")),
-        ["gw.yaml:4:1: unknown field `colour`, expected one of `access_log`, `account_id`, `admin`, `apis`, `listeners`, `region`, `server`"]
+        ["gw.yaml:4:1: unknown field `colour`, expected one of `access_log`, `account_id`, `admin`, `api_keys`, `apis`, `listeners`, `metering`, `region`, `server`, `throttle`, `usage_plans`"]
     );
 }
 
@@ -230,7 +230,7 @@ fn json_input_has_locations() {
 "#;
     assert_eq!(
         errors(text),
-        ["gw.yaml:4:68: unknown field `extra`, expected one of `integration`, `key`"]
+        ["gw.yaml:4:68: unknown field `extra`, expected one of `api_key_required`, `authorization_scopes`, `authorizer`, `integration`, `key`"]
     );
     let text = text
         .replace(", \"extra\": 1", "")
@@ -1104,4 +1104,138 @@ fn https_integrations_are_rejected_until_supported() {
         "{errs:?}"
     );
     assert!(errs[1].starts_with("gw.yaml:10:"), "{errs:?}");
+}
+
+/// An API `shop` with routes `GET /a`, `GET /b` and a JWT authorizer, a key and a plan.
+const ACCESS: &str = r#"listeners: [{name: main, address: "127.0.0.1:0"}]
+throttle: {rate: 100, burst: 50}
+api_keys:
+  - {id: k1, value: secret-value-0001}
+  - {id: k2, value: secret-value-0002, enabled: false}
+usage_plans:
+  - name: basic
+    throttle: {rate: 10, burst: 5}
+    quota: {limit: 100, period: DAY}
+    keys: [k1, k2]
+    stages:
+      - api: shop
+        route_throttle: {"GET /b": {rate: 1, burst: 1}}
+apis:
+  - name: shop
+    authorizers:
+      jwt1: {type: jwt, issuer: "http://127.0.0.1:9/", audience: [app]}
+    stages:
+      - name: $default
+        throttle: {rate: 20, burst: 10}
+        route_throttle: {"GET /a": {rate: 0.5, burst: 1}}
+    routes:
+      - {key: "GET /a", integration: m, authorizer: jwt1, authorization_scopes: [read]}
+      - {key: "GET /b", integration: m, api_key_required: true}
+    integrations:
+      m: {type: mock}
+"#;
+
+#[test]
+fn access_control_compiles_into_the_model() {
+    let c = ok(ACCESS);
+    assert_eq!(
+        c.throttle,
+        Some(Throttle {
+            rate: 100.0,
+            burst: 50
+        })
+    );
+    assert_eq!(c.api_keys.len(), 2);
+    assert!(!c.api_keys[1].enabled);
+    let plan = &c.usage_plans[0];
+    assert_eq!(plan.keys, vec![0, 1]);
+    assert_eq!(
+        plan.quota,
+        Some(Quota {
+            limit: 100,
+            period: QuotaPeriod::Day
+        })
+    );
+    assert_eq!(plan.stages[0].api, 0);
+    assert_eq!(plan.stages[0].stage, 0);
+    assert_eq!(
+        plan.stages[0].route_throttle,
+        vec![(
+            1,
+            Throttle {
+                rate: 1.0,
+                burst: 1
+            }
+        )]
+    );
+    let api = &c.apis[0];
+    let AuthorizerKind::Jwt(jwt) = &api.authorizers[0].kind;
+    assert_eq!(jwt.identity_header, "authorization");
+    assert_eq!(jwt.audiences, ["app"]);
+    assert_eq!(api.routes[0].authorizer, Some(0));
+    assert_eq!(api.routes[0].authorization_scopes, ["read"]);
+    assert!(api.routes[1].api_key_required);
+    let stage = &api.stages[0];
+    assert_eq!(
+        stage.throttle,
+        Some(Throttle {
+            rate: 20.0,
+            burst: 10
+        })
+    );
+    assert_eq!(
+        stage.route_throttle,
+        vec![
+            Some(Throttle {
+                rate: 0.5,
+                burst: 1
+            }),
+            None
+        ]
+    );
+}
+
+#[test]
+fn access_control_errors_are_all_reported() {
+    let broken = ACCESS
+        .replace("authorizer: jwt1,", "authorizer: jwt2,")
+        .replace("keys: [k1, k2]", "keys: [k1, k3]")
+        .replace(
+            "\"GET /b\": {rate: 1, burst: 1}",
+            "\"GET /c\": {rate: 1, burst: 1}",
+        )
+        .replace("value: secret-value-0002", "value: secret-value-0001")
+        .replace(
+            "throttle: {rate: 20, burst: 10}",
+            "throttle: {rate: 200, burst: 10}",
+        )
+        .replace("issuer: \"http://127.0.0.1:9/\"", "issuer: \"ftp://x\"");
+    let e = errors(&broken);
+    let all = e.join("\n");
+    for expected in [
+        "gw.yaml:5:21: API key `k2`", // duplicate value, located at the second key
+        "has the same value as the key", // and the secret is not printed
+        "unknown API key `k3`",
+        "`GET /c` is not a route of API `shop`",
+        "invalid issuer `ftp://x`",
+        "exceeds the account's (rate 100, burst 50)",
+        "unknown authorizer `jwt2`, expected one of `jwt1`",
+    ] {
+        assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
+    }
+    assert!(!all.contains("secret-value"), "{all}");
+    assert_eq!(e.len(), 6, "{all}");
+
+    let scopes_alone = ACCESS.replace("authorizer: jwt1, ", "");
+    assert!(errors(&scopes_alone)[0].contains("authorization scopes need a jwt `authorizer`"));
+
+    let twice = ACCESS.replace(
+        "apis:\n  - name: shop",
+        "  - name: premium\n    keys: [k1]\n    stages: [{api: shop}]\napis:\n  - name: shop",
+    );
+    assert!(
+        errors(&twice)[0].contains("API key `k1` is already in usage plan `basic`"),
+        "{:?}",
+        errors(&twice)
+    );
 }

@@ -1,0 +1,410 @@
+//! Compiling access control: authorizers, route authorization, API keys, usage plans and
+//! throttles (aws-facts.md §2.5, §3.8, §3.11). Part of `compile()`: every error is collected
+//! with its location, none stops the others.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::compile::Cx;
+use crate::load::escape;
+use crate::model::{
+    Api, ApiKey, Authorizer, AuthorizerKind, JwtAuthorizer, PlanStage, Quota, QuotaPeriod, Route,
+    Stage, Throttle, UsagePlan,
+};
+use crate::schema;
+
+/// AWS: at most 10 authorizers per API (aws-facts §2.2).
+const MAX_AUTHORIZERS: usize = 10;
+
+impl Cx<'_> {
+    /// A throttle's numbers: a finite rate ≥ 0.
+    pub(crate) fn throttle(&mut self, p: &str, raw: schema::Throttle) -> Throttle {
+        if !raw.rate.is_finite() || raw.rate < 0.0 {
+            self.err(
+                &format!("{p}/rate"),
+                format!(
+                    "invalid rate {}: expected requests per second, 0 or more",
+                    raw.rate
+                ),
+            );
+        }
+        Throttle {
+            rate: if raw.rate.is_finite() {
+                raw.rate.max(0.0)
+            } else {
+                0.0
+            },
+            burst: raw.burst,
+        }
+    }
+
+    pub(crate) fn authorizers(
+        &mut self,
+        p: &str,
+        raw: &BTreeMap<String, schema::Authorizer>,
+    ) -> Vec<Authorizer> {
+        if raw.len() > MAX_AUTHORIZERS {
+            self.err(
+                &format!("{p}/authorizers"),
+                format!(
+                    "expected at most {MAX_AUTHORIZERS} authorizers, found {} (AWS limit)",
+                    raw.len()
+                ),
+            );
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        for (name, a) in raw {
+            let ap = format!("{p}/authorizers/{}", escape(name));
+            match a.kind {
+                schema::AuthorizerType::Jwt => {
+                    let issuer = match &a.issuer {
+                        Some(i) if is_http_url(i) => i.clone(),
+                        Some(i) => {
+                            self.err(
+                                &format!("{ap}/issuer"),
+                                format!(
+                                    "invalid issuer `{i}`: expected an http:// or https:// URL"
+                                ),
+                            );
+                            i.clone()
+                        }
+                        None => {
+                            self.err(&ap, format!("jwt authorizer `{name}` needs an `issuer`"));
+                            String::new()
+                        }
+                    };
+                    if a.audience.is_empty() {
+                        self.err(
+                            &ap,
+                            format!("jwt authorizer `{name}` needs at least one `audience`"),
+                        );
+                    }
+                    if let Some(u) = &a.jwks_uri {
+                        if !is_http_url(u) {
+                            self.err(
+                                &format!("{ap}/jwks_uri"),
+                                format!(
+                                    "invalid jwks_uri `{u}`: expected an http:// or https:// URL"
+                                ),
+                            );
+                        }
+                    }
+                    let identity_header = match a.identity_source.as_deref() {
+                        None => "authorization".to_owned(),
+                        Some([one]) => match one.strip_prefix("$request.header.") {
+                            Some(h)
+                                if !h.is_empty()
+                                    && http::HeaderName::from_bytes(h.as_bytes()).is_ok() =>
+                            {
+                                h.to_ascii_lowercase()
+                            }
+                            _ => {
+                                self.err(
+                                    &format!("{ap}/identity_source/0"),
+                                    format!("invalid identity source `{one}`: a jwt authorizer reads `$request.header.NAME`"),
+                                );
+                                String::new()
+                            }
+                        },
+                        Some(_) => {
+                            self.err(
+                                &format!("{ap}/identity_source"),
+                                "a jwt authorizer has exactly one identity source",
+                            );
+                            String::new()
+                        }
+                    };
+                    out.push(Authorizer {
+                        name: name.clone(),
+                        kind: AuthorizerKind::Jwt(JwtAuthorizer {
+                            issuer,
+                            audiences: a.audience.clone(),
+                            identity_header,
+                            jwks_uri: a.jwks_uri.clone(),
+                        }),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Resolve each route's authorizer, scopes and API-key requirement.
+    pub(crate) fn route_access(
+        &mut self,
+        p: &str,
+        raw: &[schema::Route],
+        routes: &mut [Route],
+        authorizers: &[Authorizer],
+    ) {
+        for (j, (r, route)) in raw.iter().zip(routes.iter_mut()).enumerate() {
+            let rp = format!("{p}/routes/{j}");
+            if let Some(name) = &r.authorizer {
+                match authorizers.iter().position(|a| &a.name == name) {
+                    Some(i) => route.authorizer = Some(i),
+                    None => {
+                        let known: Vec<&str> =
+                            authorizers.iter().map(|a| a.name.as_str()).collect();
+                        let message = if known.is_empty() {
+                            format!("unknown authorizer `{name}`: the API has no authorizers")
+                        } else {
+                            format!(
+                                "unknown authorizer `{name}`, expected one of `{}`",
+                                known.join("`, `")
+                            )
+                        };
+                        self.err(&format!("{rp}/authorizer"), message);
+                    }
+                }
+            }
+            if !r.authorization_scopes.is_empty() && r.authorizer.is_none() {
+                self.err(
+                    &format!("{rp}/authorization_scopes"),
+                    "authorization scopes need a jwt `authorizer` on the route",
+                );
+            }
+            for (k, s) in r.authorization_scopes.iter().enumerate() {
+                if s.is_empty() || s.contains(char::is_whitespace) {
+                    self.err(
+                        &format!("{rp}/authorization_scopes/{k}"),
+                        format!("invalid scope `{s}`: expected a word without spaces"),
+                    );
+                }
+            }
+            route.authorization_scopes = r.authorization_scopes.clone();
+            route.api_key_required = r.api_key_required;
+        }
+    }
+
+    /// Stage throttles; per-route ones must name routes of the API.
+    pub(crate) fn stage_throttles(
+        &mut self,
+        p: &str,
+        raw: Option<&[schema::Stage]>,
+        stages: &mut [Stage],
+        routes: &[Route],
+    ) {
+        for stage in stages.iter_mut() {
+            stage.route_throttle = vec![None; routes.len()];
+        }
+        let Some(raw) = raw else { return };
+        for (k, (s, stage)) in raw.iter().zip(stages.iter_mut()).enumerate() {
+            let sp = format!("{p}/stages/{k}");
+            stage.throttle = s
+                .throttle
+                .map(|t| self.throttle(&format!("{sp}/throttle"), t));
+            for (key, t) in &s.route_throttle {
+                let tp = format!("{sp}/route_throttle/{}", escape(key));
+                let t = self.throttle(&tp, *t);
+                match routes.iter().position(|r| &r.key == key) {
+                    Some(i) => stage.route_throttle[i] = Some(t),
+                    None => self.err_key(
+                        &tp,
+                        format!("route_throttle names `{key}`, which is not a route of this API"),
+                    ),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn api_keys(&mut self, raw: &[schema::ApiKey]) -> Vec<ApiKey> {
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        let mut values: HashMap<&str, usize> = HashMap::new();
+        let mut out = Vec::with_capacity(raw.len());
+        for (i, k) in raw.iter().enumerate() {
+            let kp = format!("/api_keys/{i}");
+            if k.id.is_empty() {
+                self.err(&format!("{kp}/id"), "an API key id must not be empty");
+            } else if let Some(first) = ids.insert(&k.id, i) {
+                let line = self.line(&format!("/api_keys/{first}/id"));
+                self.err(
+                    &format!("{kp}/id"),
+                    format!(
+                        "duplicate API key id `{}` (first used at line {line})",
+                        k.id
+                    ),
+                );
+            }
+            if k.value.is_empty() || k.value.chars().any(|c| c.is_control()) {
+                self.err(
+                    &format!("{kp}/value"),
+                    "an API key value must be non-empty printable text",
+                );
+            } else if let Some(first) = values.insert(&k.value, i) {
+                let line = self.line(&format!("/api_keys/{first}/value"));
+                // The value is a secret: name the other key, never the value.
+                self.err(
+                    &format!("{kp}/value"),
+                    format!(
+                        "API key `{}` has the same value as the key at line {line}",
+                        k.id
+                    ),
+                );
+            }
+            out.push(ApiKey {
+                id: k.id.clone(),
+                name: k.name.clone(),
+                value: k.value.clone(),
+                enabled: k.enabled,
+            });
+        }
+        out
+    }
+
+    pub(crate) fn usage_plans(
+        &mut self,
+        raw: &[schema::UsagePlan],
+        apis: &[Api],
+        keys: &[ApiKey],
+    ) -> Vec<UsagePlan> {
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        // (api, stage) → (plan index, key index): AWS allows a key in one plan per stage.
+        let mut key_stage: HashMap<(usize, usize, usize), usize> = HashMap::new();
+        let mut out = Vec::with_capacity(raw.len());
+        for (i, plan) in raw.iter().enumerate() {
+            let pp = format!("/usage_plans/{i}");
+            if plan.name.is_empty() {
+                self.err(&format!("{pp}/name"), "a usage plan name must not be empty");
+            } else if let Some(first) = names.insert(&plan.name, i) {
+                let line = self.line(&format!("/usage_plans/{first}/name"));
+                self.err(
+                    &format!("{pp}/name"),
+                    format!(
+                        "duplicate usage plan `{}` (first defined at line {line})",
+                        plan.name
+                    ),
+                );
+            }
+            let throttle = plan
+                .throttle
+                .map(|t| self.throttle(&format!("{pp}/throttle"), t));
+            let quota = plan.quota.map(|q| Quota {
+                limit: q.limit,
+                period: match q.period {
+                    schema::QuotaPeriod::Day => QuotaPeriod::Day,
+                    schema::QuotaPeriod::Week => QuotaPeriod::Week,
+                    schema::QuotaPeriod::Month => QuotaPeriod::Month,
+                },
+            });
+            let mut key_idx = Vec::with_capacity(plan.keys.len());
+            for (k, id) in plan.keys.iter().enumerate() {
+                match keys.iter().position(|key| &key.id == id) {
+                    Some(x) if key_idx.contains(&x) => self.err(
+                        &format!("{pp}/keys/{k}"),
+                        format!("API key `{id}` is listed twice"),
+                    ),
+                    Some(x) => key_idx.push(x),
+                    None => self.err(
+                        &format!("{pp}/keys/{k}"),
+                        format!("unknown API key `{id}`: define it under `api_keys`"),
+                    ),
+                }
+            }
+            let mut stages = Vec::with_capacity(plan.stages.len());
+            for (s, ps) in plan.stages.iter().enumerate() {
+                let sp = format!("{pp}/stages/{s}");
+                let Some(api) = apis.iter().position(|a| a.name == ps.api) else {
+                    self.err(&format!("{sp}/api"), format!("unknown API `{}`", ps.api));
+                    continue;
+                };
+                let Some(stage) = apis[api].stages.iter().position(|st| st.name == ps.stage) else {
+                    self.err(
+                        &format!("{sp}/stage"),
+                        format!("API `{}` has no stage `{}`", ps.api, ps.stage),
+                    );
+                    continue;
+                };
+                if stages
+                    .iter()
+                    .any(|x: &PlanStage| x.api == api && x.stage == stage)
+                {
+                    self.err(
+                        &sp,
+                        format!("stage `{}` of API `{}` is listed twice", ps.stage, ps.api),
+                    );
+                    continue;
+                }
+                for &k in &key_idx {
+                    if let Some(other) = key_stage.insert((api, stage, k), i) {
+                        self.err(
+                            &sp,
+                            format!(
+                                "API key `{}` is already in usage plan `{}` for stage `{}` of API `{}`: a key can be in one plan per stage",
+                                keys[k].id, raw[other].name, ps.stage, ps.api
+                            ),
+                        );
+                    }
+                }
+                let mut route_throttle = Vec::new();
+                for (key, t) in &ps.route_throttle {
+                    let tp = format!("{sp}/route_throttle/{}", escape(key));
+                    let t = self.throttle(&tp, *t);
+                    match apis[api].routes.iter().position(|r| &r.key == key) {
+                        Some(r) => route_throttle.push((r, t)),
+                        None => {
+                            self.err_key(&tp, format!("`{key}` is not a route of API `{}`", ps.api))
+                        }
+                    }
+                }
+                stages.push(PlanStage {
+                    api,
+                    stage,
+                    route_throttle,
+                });
+            }
+            out.push(UsagePlan {
+                name: plan.name.clone(),
+                throttle,
+                quota,
+                stages,
+                keys: key_idx,
+            });
+        }
+        out
+    }
+
+    /// AWS: stage, route and per-key limits cannot exceed the account's (aws-facts §2.5).
+    pub(crate) fn throttles_within_account(
+        &mut self,
+        account: Option<Throttle>,
+        apis: &[Api],
+        plans: &[UsagePlan],
+    ) {
+        let Some(acc) = account else { return };
+        let over = |t: &Throttle| t.rate > acc.rate || t.burst > acc.burst;
+        let mut found: Vec<String> = Vec::new();
+        for (a, api) in apis.iter().enumerate() {
+            for (s, stage) in api.stages.iter().enumerate() {
+                if stage.throttle.as_ref().is_some_and(over) {
+                    found.push(format!("/apis/{a}/stages/{s}/throttle"));
+                }
+                for (r, t) in stage.route_throttle.iter().enumerate() {
+                    if t.as_ref().is_some_and(over) {
+                        let key = escape(&api.routes[r].key);
+                        found.push(format!("/apis/{a}/stages/{s}/route_throttle/{key}"));
+                    }
+                }
+            }
+        }
+        for (i, plan) in plans.iter().enumerate() {
+            if plan.throttle.as_ref().is_some_and(over) {
+                found.push(format!("/usage_plans/{i}/throttle"));
+            }
+        }
+        for pointer in found {
+            self.err(
+                &pointer,
+                format!(
+                    "this throttle exceeds the account's (rate {}, burst {}): AWS caps stage, route and key limits at the account limit",
+                    acc.rate, acc.burst
+                ),
+            );
+        }
+    }
+}
+
+fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+}
