@@ -44,6 +44,8 @@ pub struct AdminHandlers {
     pub usage: QueryFn,
     /// `GET /admin/cost`.
     pub cost: QueryFn,
+    /// `GET /admin/quotas`.
+    pub quotas: QueryFn,
 }
 
 /// Serve the admin API on `listener` until `shutdown` turns true. With a `token`, every
@@ -177,12 +179,15 @@ async fn route(
         },
         (&Method::GET, "/admin/usage") => query(&h.usage, &req).await,
         (&Method::GET, "/admin/cost") => query(&h.cost, &req).await,
-        (_, "/metrics" | "/admin/health" | "/admin/reload" | "/admin/usage" | "/admin/cost") => {
-            json(
-                StatusCode::METHOD_NOT_ALLOWED,
-                serde_json::json!({"message": "Method Not Allowed"}),
-            )
-        }
+        (&Method::GET, "/admin/quotas") => query(&h.quotas, &req).await,
+        (
+            _,
+            "/metrics" | "/admin/health" | "/admin/reload" | "/admin/usage" | "/admin/cost"
+            | "/admin/quotas",
+        ) => json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            serde_json::json!({"message": "Method Not Allowed"}),
+        ),
         _ => json(
             StatusCode::NOT_FOUND,
             serde_json::json!({"message": "Not Found"}),

@@ -41,6 +41,8 @@ pub struct Context {
     pub error: Option<GatewayError>,
     /// Where the request ended up, for metrics and the meter.
     pub slot: SlotRef,
+    /// The API key that was validated for this request (index into the runtime's keys).
+    pub api_key: Option<u32>,
     /// How the meter classifies the request (set at each exit of the request path; a request
     /// dropped before one is reached stays `ClientClosed`).
     pub reason: Reason,

@@ -25,6 +25,18 @@ pub enum GatewayError {
     LambdaFailure,
     /// The request could not be parsed (bad path encoding, bad header).
     BadRequest,
+    /// An authorizer denied the request (no or bad token): 401 `{"message":"Unauthorized"}`
+    /// (aws-facts §3.8).
+    Unauthorized,
+    /// Authenticated but not allowed (a missing scope): 403 `{"message":"Forbidden"}`.
+    Forbidden,
+    /// The API key is missing, unknown, disabled or not in a plan for the stage: 403
+    /// `{"message":"Forbidden"}`, `INVALID_API_KEY` (aws-facts §3.11, §3.15).
+    InvalidApiKey,
+    /// A throttle's bucket is empty: 429 `{"message":"Too Many Requests"}` (aws-facts §2.5).
+    Throttled,
+    /// The API key's usage-plan quota is used up: 429 `{"message":"Limit Exceeded"}`.
+    QuotaExceeded,
 }
 
 impl GatewayError {
@@ -37,6 +49,9 @@ impl GatewayError {
             Self::IntegrationTimeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::IntegrationFailure | Self::LambdaFailure => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::InvalidApiKey => StatusCode::FORBIDDEN,
+            Self::Throttled | Self::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -52,6 +67,10 @@ impl GatewayError {
                 br#"{"message":"Internal Server Error"}"#
             }
             Self::BadRequest => br#"{"message":"Bad Request"}"#,
+            Self::Unauthorized => br#"{"message":"Unauthorized"}"#,
+            Self::Forbidden | Self::InvalidApiKey => br#"{"message":"Forbidden"}"#,
+            Self::Throttled => br#"{"message":"Too Many Requests"}"#,
+            Self::QuotaExceeded => br#"{"message":"Limit Exceeded"}"#,
         })
     }
 
@@ -65,6 +84,10 @@ impl GatewayError {
             Self::IntegrationTimeout => "ServiceUnavailableException",
             Self::IntegrationFailure | Self::LambdaFailure => "InternalServerErrorException",
             Self::BadRequest => "BadRequestException",
+            Self::Unauthorized => "UnauthorizedException",
+            Self::Forbidden | Self::InvalidApiKey => "ForbiddenException",
+            Self::Throttled => "TooManyRequestsException",
+            Self::QuotaExceeded => "LimitExceededException",
         })
     }
 
@@ -78,6 +101,10 @@ impl GatewayError {
             Self::IntegrationTimeout => "Service Unavailable",
             Self::IntegrationFailure | Self::LambdaFailure => "Internal Server Error",
             Self::BadRequest => "Bad Request",
+            Self::Unauthorized => "Unauthorized",
+            Self::Forbidden | Self::InvalidApiKey => "Forbidden",
+            Self::Throttled => "Too Many Requests",
+            Self::QuotaExceeded => "Limit Exceeded",
         }
     }
 
@@ -91,6 +118,11 @@ impl GatewayError {
             Self::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             Self::IntegrationFailure | Self::LambdaFailure => "INTEGRATION_FAILURE",
             Self::BadRequest => "BAD_REQUEST_PARAMETERS",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::Forbidden => "ACCESS_DENIED",
+            Self::InvalidApiKey => "INVALID_API_KEY",
+            Self::Throttled => "THROTTLED",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
         }
     }
 }

@@ -27,8 +27,7 @@ use crate::integration::{self, IntegrationFailure, IntegrationResponse};
 use crate::lambda;
 use crate::mapping::{self, RequestParts, Sources};
 use crate::metrics::Metrics;
-use crate::router::RouterError;
-use crate::runtime::{Runtime, SlotRef};
+use crate::runtime::{BuildError, Runtime, SlotRef};
 
 /// The data plane's shared state: the current configuration and the things that outlive it.
 pub struct Gateway {
@@ -45,6 +44,7 @@ type Body = Full<Bytes>;
 const APIGW_REQUESTID: HeaderName = HeaderName::from_static("apigw-requestid");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// The client end of a connection, with its address already rendered for `X-Forwarded-For`
 /// (once per connection, not per request).
@@ -68,8 +68,8 @@ impl Gateway {
         metrics: Metrics,
         access_log: Option<AccessLog>,
         meter: Option<Meter>,
-    ) -> Result<Self, RouterError> {
-        let runtime = Runtime::build(config, &metrics)?;
+    ) -> Result<Self, BuildError> {
+        let runtime = Runtime::build(config, &metrics, None)?;
         Ok(Self {
             runtime: ArcSwap::from_pointee(runtime),
             ids: RequestIdGenerator::new(),
@@ -77,6 +77,14 @@ impl Gateway {
             access_log,
             meter,
         })
+    }
+
+    /// Every API key's remaining usage-plan quota.
+    pub fn quotas_now(&self) -> Vec<crate::access::QuotaView> {
+        self.runtime
+            .load()
+            .access
+            .quotas_now(time::OffsetDateTime::now_utc())
     }
 
     /// The meter, when metering is on.
@@ -99,8 +107,9 @@ impl Gateway {
 
     /// Serve `config` from now on. Requests in flight finish with the configuration they
     /// started with.
-    pub fn swap(&self, config: Arc<GatewayConfig>) -> Result<(), RouterError> {
-        let runtime = Runtime::build(config, &self.metrics)?;
+    pub fn swap(&self, config: Arc<GatewayConfig>) -> Result<(), BuildError> {
+        let current = self.runtime.load();
+        let runtime = Runtime::build(config, &self.metrics, Some(&current))?;
         self.runtime.store(Arc::new(runtime));
         Ok(())
     }
@@ -136,6 +145,7 @@ impl Gateway {
             response_latency_ms: 0,
             error: None,
             slot: SlotRef::NoApi,
+            api_key: None,
             reason: Reason::ClientClosed,
         });
         // If the client goes away, hyper drops this future mid-way; the guard still logs,
@@ -241,6 +251,41 @@ impl Gateway {
             stage: stage_idx as u32,
             route: m.route as u32,
         };
+
+        // API key, throttles, quota (aws-facts §2.5, §3.11). AWS does not bill what is
+        // refused here; the meter records it as non-billable with the reason.
+        let access = &rt.access;
+        let mut plan_key = None;
+        if route.api_key_required {
+            let key = match parts.headers.get_all(&X_API_KEY).iter().next() {
+                Some(v) => access.key(v.as_bytes()),
+                None => None,
+            };
+            let Some(key) = key else {
+                return fail(ctx, Reason::ApiKeyInvalid, GatewayError::InvalidApiKey);
+            };
+            let Some(pk) = access.plan_key(api_idx, stage_idx, key) else {
+                return fail(ctx, Reason::ApiKeyInvalid, GatewayError::InvalidApiKey);
+            };
+            ctx.api_key = Some(key);
+            plan_key = Some(pk);
+        }
+        if access
+            .throttles
+            .check(access.route_idx(api_idx, stage_idx, m.route), plan_key)
+            .is_err()
+        {
+            return fail(ctx, Reason::Throttled, GatewayError::Throttled);
+        }
+        if let Some(pk) = plan_key {
+            if access
+                .quotas
+                .try_consume(pk, time::OffsetDateTime::from(ctx.request_time))
+                .is_err()
+            {
+                return fail(ctx, Reason::QuotaExceeded, GatewayError::QuotaExceeded);
+            }
+        }
         ctx.route_key = Some(Arc::clone(&art.route_keys[m.route]));
         let params: Vec<(&str, Cow<'_, str>)> = m
             .params
@@ -600,7 +645,9 @@ impl Finish<'_> {
                 dims: &slot.usage,
                 at_secs,
                 client: ctx.source_ip,
-                api_key: None,
+                api_key: ctx
+                    .api_key
+                    .and_then(|k| self.rt.access.key_ids.get(k as usize)),
                 status: ctx.status,
                 reason: ctx.reason,
                 request_bytes: ctx.request_bytes,

@@ -3,6 +3,7 @@
 //!
 //! It never sees the ledger, pricing or the admin API; the binary wires those around it.
 
+pub mod access;
 pub mod access_log;
 pub mod context;
 pub mod cors;

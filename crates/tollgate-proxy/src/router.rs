@@ -160,6 +160,9 @@ mod tests {
             key: key.to_string(),
             matcher,
             integration: 0,
+            authorizer: None,
+            authorization_scopes: Vec::new(),
+            api_key_required: false,
         }
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tollgate_config::model::{Api, GatewayConfig, Protocol, Stage};
 use tollgate_meter::{ApiKind, RouteDims};
 
+use crate::access::AccessControl;
 use crate::access_log::LogFormat;
 use crate::cors::CorsPolicy;
 use crate::metrics::{Metrics, RouteMetrics};
@@ -24,6 +25,18 @@ pub struct Runtime {
     pub access_log_format: Option<Arc<LogFormat>>,
     /// Requests that matched no API.
     pub unmatched: RouteSlot,
+    /// API keys, usage plans and throttles.
+    pub access: AccessControl,
+}
+
+/// Why a configuration could not be made ready for the request path (compile() catches
+/// almost everything; these are the data plane's own checks).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Router(#[from] RouterError),
+    #[error("throttles and quotas: {0}")]
+    Limits(#[from] tollgate_limits::LimitsError),
 }
 
 /// What one (API, stage, route) — or the unmatched remainder of a stage — records into: its
@@ -75,7 +88,13 @@ pub struct StageRuntime {
 }
 
 impl Runtime {
-    pub fn build(config: Arc<GatewayConfig>, metrics: &Metrics) -> Result<Self, RouterError> {
+    /// Build the runtime of `config`; quota counts carry over from `previous` (a reload).
+    pub fn build(
+        config: Arc<GatewayConfig>,
+        metrics: &Metrics,
+        previous: Option<&Runtime>,
+    ) -> Result<Self, BuildError> {
+        let access = AccessControl::build(&config, previous.map(|p| &p.access))?;
         let mut listeners: Vec<ListenerTable> = config
             .listeners
             .iter()
@@ -115,6 +134,7 @@ impl Runtime {
             },
             listeners,
             apis,
+            access,
             config,
         })
     }

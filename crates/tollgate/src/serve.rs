@@ -198,6 +198,10 @@ async fn serve(
             reload: Arc::clone(&reload),
             usage: ledger_query(&gateway, QueryKind::Usage),
             cost: ledger_query(&gateway, QueryKind::Cost),
+            quotas: {
+                let gateway = Arc::clone(&gateway);
+                Arc::new(move |_query: &str| Ok(quotas_json(&gateway)))
+            },
         },
         shutdown_rx.clone(),
     ));
@@ -277,6 +281,30 @@ impl MeterGauges {
         self.spilled.absolute(s.spilled.load(Relaxed));
         self.write_errors.absolute(s.write_errors.load(Relaxed));
     }
+}
+
+/// `/admin/quotas`: every API key's usage-plan quota in the current period.
+fn quotas_json(gateway: &Gateway) -> String {
+    let rfc3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let quotas: Vec<serde_json::Value> = gateway
+        .quotas_now()
+        .into_iter()
+        .map(|q| {
+            serde_json::json!({
+                "plan": q.plan,
+                "key": q.key.as_ref(),
+                "limit": q.status.limit,
+                "used": q.status.used,
+                "remaining": q.status.remaining,
+                "period_start": rfc3339(q.status.window.start),
+                "period_end": rfc3339(q.status.window.end),
+            })
+        })
+        .collect();
+    serde_json::json!({ "quotas": quotas }).to_string()
 }
 
 #[derive(Clone, Copy)]

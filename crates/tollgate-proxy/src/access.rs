@@ -1,0 +1,208 @@
+//! API keys, usage plans and throttles, ready for the request path: buckets and quota counters
+//! indexed by small integers (built once per configuration load), and a hash table from key
+//! value to key.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use tollgate_config::model::{self, GatewayConfig, QuotaPeriod, Throttle};
+use tollgate_limits::{
+    LimitsError, PlanKeyIdx, PlanKeyThrottle, QuotaSettings, QuotaStatus, Quotas, RouteIdx,
+    RouteThrottle, ThrottleConfig, ThrottleSettings, Throttles,
+};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Throttles, quotas and API keys of one configuration generation.
+pub struct AccessControl {
+    pub throttles: Throttles,
+    pub quotas: Quotas,
+    /// Enabled keys by value.
+    keys_by_value: FastMap<Box<[u8]>, u32>,
+    /// Key ids (what reports and the meter show), indexed like `config.api_keys`.
+    pub key_ids: Vec<Arc<str>>,
+    /// Usage plan names, indexed like `config.usage_plans`.
+    plan_names: Vec<String>,
+    /// `PlanKeyIdx` → (plan index, key index).
+    plan_keys: Vec<(usize, usize)>,
+    /// Per API, per stage: key index → the (plan, key) pair covering that stage.
+    stage_keys: Vec<Vec<FastMap<u32, PlanKeyIdx>>>,
+    /// Per API, per stage: the `RouteIdx` of the stage's first route.
+    route_base: Vec<Vec<u32>>,
+}
+
+/// A key's quota, for the admin API.
+#[derive(Debug, Clone)]
+pub struct QuotaView {
+    pub plan: String,
+    pub key: Arc<str>,
+    pub status: QuotaStatus,
+}
+
+fn settings(t: &Throttle) -> Result<ThrottleSettings, LimitsError> {
+    ThrottleSettings::new(t.rate, t.burst)
+}
+
+impl AccessControl {
+    /// Build from `config`; quota counts of (plan, key) pairs that still exist carry over from
+    /// `previous` (a reload does not hand out a fresh quota).
+    pub fn build(
+        config: &GatewayConfig,
+        previous: Option<&AccessControl>,
+    ) -> Result<Self, LimitsError> {
+        let mut routes = Vec::new();
+        let mut route_base = Vec::with_capacity(config.apis.len());
+        for api in &config.apis {
+            let mut bases = Vec::with_capacity(api.stages.len());
+            for stage in &api.stages {
+                bases.push(routes.len() as u32);
+                for r in 0..api.routes.len() {
+                    routes.push(RouteThrottle {
+                        route: stage
+                            .route_throttle
+                            .get(r)
+                            .copied()
+                            .flatten()
+                            .map(|t| settings(&t))
+                            .transpose()?,
+                        stage_default: stage.throttle.map(|t| settings(&t)).transpose()?,
+                    });
+                }
+            }
+            route_base.push(bases);
+        }
+
+        let mut plan_keys = Vec::new();
+        let mut plan_key_throttles = Vec::new();
+        let mut quota_settings = Vec::new();
+        let mut stage_keys: Vec<Vec<FastMap<u32, PlanKeyIdx>>> = config
+            .apis
+            .iter()
+            .map(|a| a.stages.iter().map(|_| FastMap::default()).collect())
+            .collect();
+        for (p, plan) in config.usage_plans.iter().enumerate() {
+            for &k in &plan.keys {
+                let idx = PlanKeyIdx(plan_keys.len() as u32);
+                plan_keys.push((p, k));
+                let mut methods = Vec::new();
+                for ps in &plan.stages {
+                    let base = route_base[ps.api][ps.stage];
+                    for (r, t) in &ps.route_throttle {
+                        methods.push((RouteIdx(base + *r as u32), settings(t)?));
+                    }
+                    stage_keys[ps.api][ps.stage].insert(k as u32, idx);
+                }
+                plan_key_throttles.push(PlanKeyThrottle {
+                    overall: plan.throttle.map(|t| settings(&t)).transpose()?,
+                    methods,
+                });
+                quota_settings.push(plan.quota.map(|q| QuotaSettings {
+                    limit: u32::try_from(q.limit).unwrap_or(u32::MAX),
+                    period: match q.period {
+                        QuotaPeriod::Day => tollgate_limits::QuotaPeriod::Day,
+                        QuotaPeriod::Week => tollgate_limits::QuotaPeriod::Week,
+                        QuotaPeriod::Month => tollgate_limits::QuotaPeriod::Month,
+                    },
+                    offset: 0,
+                    starts_at: None,
+                }));
+            }
+        }
+        let throttles = Throttles::new(&ThrottleConfig {
+            account: config.throttle.map(|t| settings(&t)).transpose()?,
+            routes,
+            plan_keys: plan_key_throttles,
+        })?;
+        let quotas = match previous {
+            Some(prev) => {
+                // The same (plan name, key id) in the previous generation keeps its count.
+                let old_index: FastMap<(&str, &str), PlanKeyIdx> = prev
+                    .plan_keys
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, &(p, k))| {
+                        Some((
+                            (
+                                prev.plan_names.get(p)?.as_str(),
+                                prev.key_ids.get(k)?.as_ref(),
+                            ),
+                            PlanKeyIdx(i as u32),
+                        ))
+                    })
+                    .collect();
+                let previous_index: Vec<Option<PlanKeyIdx>> = plan_keys
+                    .iter()
+                    .map(|&(p, k)| {
+                        old_index
+                            .get(&(
+                                config.usage_plans[p].name.as_str(),
+                                config.api_keys[k].id.as_str(),
+                            ))
+                            .copied()
+                    })
+                    .collect();
+                Quotas::carry_over(&quota_settings, &prev.quotas, &previous_index)?
+            }
+            None => Quotas::new(&quota_settings)?,
+        };
+        let keys_by_value = config
+            .api_keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.enabled)
+            .map(|(i, k)| (k.value.as_bytes().into(), i as u32))
+            .collect();
+        Ok(Self {
+            throttles,
+            quotas,
+            keys_by_value,
+            key_ids: config
+                .api_keys
+                .iter()
+                .map(|k: &model::ApiKey| Arc::from(k.id.as_str()))
+                .collect(),
+            plan_names: config.usage_plans.iter().map(|p| p.name.clone()).collect(),
+            plan_keys,
+            stage_keys,
+            route_base,
+        })
+    }
+
+    /// The throttle slot of a matched route.
+    pub fn route_idx(&self, api: usize, stage: usize, route: usize) -> RouteIdx {
+        let base = self
+            .route_base
+            .get(api)
+            .and_then(|s| s.get(stage))
+            .copied()
+            .unwrap_or(u32::MAX);
+        RouteIdx(base.saturating_add(route as u32))
+    }
+
+    /// An enabled key with this value.
+    pub fn key(&self, value: &[u8]) -> Option<u32> {
+        self.keys_by_value.get(value).copied()
+    }
+
+    /// The (plan, key) pair through which `key` may use this stage.
+    pub fn plan_key(&self, api: usize, stage: usize, key: u32) -> Option<PlanKeyIdx> {
+        self.stage_keys.get(api)?.get(stage)?.get(&key).copied()
+    }
+
+    /// Every key's quota in every plan that has one.
+    pub fn quotas_now(&self, now: OffsetDateTime) -> Vec<QuotaView> {
+        self.plan_keys
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &(p, k))| {
+                let status = self.quotas.remaining(PlanKeyIdx(i as u32), now)?;
+                Some(QuotaView {
+                    plan: self.plan_names.get(p)?.clone(),
+                    key: Arc::clone(self.key_ids.get(k)?),
+                    status,
+                })
+            })
+            .collect()
+    }
+}
