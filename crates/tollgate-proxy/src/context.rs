@@ -43,6 +43,8 @@ pub struct Context {
     pub slot: SlotRef,
     /// The API key that was validated for this request (index into the runtime's keys).
     pub api_key: Option<u32>,
+    /// What the route's authorizer established (JWT claims and scopes).
+    pub principal: Option<Box<tollgate_auth::JwtPrincipal>>,
     /// How the meter classifies the request (set at each exit of the request path; a request
     /// dropped before one is reached stays `ClientClosed`).
     pub reason: Reason,
@@ -100,7 +102,10 @@ impl Context {
                 .error
                 .map(|e| Cow::Owned(format!("\"{}\"", e.message()))),
             "error.responseType" => self.error.map(|e| Cow::Borrowed(e.response_type())),
-            _ => None,
+            _ => {
+                let claim = name.strip_prefix("authorizer.claims.")?;
+                self.principal.as_ref()?.claim(claim).map(Cow::Borrowed)
+            }
         }
     }
 

@@ -146,6 +146,7 @@ impl Gateway {
             error: None,
             slot: SlotRef::NoApi,
             api_key: None,
+            principal: None,
             reason: Reason::ClientClosed,
         });
         // If the client goes away, hyper drops this future mid-way; the guard still logs,
@@ -216,7 +217,15 @@ impl Gateway {
         };
         let (api, art) = rt.api(api_idx);
         ctx.api_id = Some(Arc::clone(&art.id));
-        let Some((stage_idx, path)) = art.resolve_stage(api, parts.uri.path()) else {
+        // Dot segments are refused and `//` collapsed before routing (path_guard.rs), so the
+        // route that authorizes a request is the resource the backend serves.
+        let checked = match crate::path_guard::check(parts.uri.path()) {
+            crate::path_guard::PathCheck::Route(p) => p,
+            crate::path_guard::PathCheck::Reject => {
+                return fail(ctx, Reason::Malformed, GatewayError::BadRequest)
+            }
+        };
+        let Some((stage_idx, path)) = art.resolve_stage(api, &checked) else {
             return fail(ctx, Reason::UnmatchedRoute, GatewayError::NotFound);
         };
         let stage = &api.stages[stage_idx];
@@ -251,6 +260,29 @@ impl Gateway {
             stage: stage_idx as u32,
             route: m.route as u32,
         };
+
+        // The route's authorizer (aws-facts §3.8): cached keys answer without I/O.
+        if let Some(a) = route.authorizer.and_then(|i| art.authorizers.get(i)) {
+            match a
+                .jwt
+                .authorize(&parts.headers, &route.authorization_scopes)
+                .await
+            {
+                Ok(principal) => ctx.principal = Some(Box::new(principal)),
+                Err(e) => {
+                    let kind = if e.status() == StatusCode::FORBIDDEN {
+                        GatewayError::Forbidden
+                    } else {
+                        GatewayError::Unauthorized
+                    };
+                    let mut resp = fail(ctx, Reason::AuthFailed, kind);
+                    if let Ok(v) = HeaderValue::try_from(e.www_authenticate()) {
+                        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                    }
+                    return resp;
+                }
+            }
+        }
 
         // API key, throttles, quota (aws-facts §2.5, §3.11). AWS does not bill what is
         // refused here; the meter records it as non-billable with the reason.
@@ -548,8 +580,20 @@ impl Gateway {
             request_time: ctx.request_time.into(),
         };
         let event = match format {
-            PayloadFormat::V2 => lambda::event_v2(&input),
-            PayloadFormat::V1 => lambda::event_v1(&input),
+            PayloadFormat::V2 => match &ctx.principal {
+                Some(p) => {
+                    lambda::event_v2_with_authorizer(&input, Some(&p.request_context_authorizer()))
+                }
+                None => lambda::event_v2(&input),
+            },
+            // Payload 1.0 carries the JWT's claims and scopes without the `jwt` wrapper.
+            PayloadFormat::V1 => match &ctx.principal {
+                Some(p) => {
+                    let v = p.request_context_authorizer();
+                    lambda::event_v1_with_authorizer(&input, v.get("jwt"))
+                }
+                None => lambda::event_v1(&input),
+            },
         };
         let Some(req) = integration::lambda_request(endpoint, function, event) else {
             return Err(IntegrationFailure::new(

@@ -13,6 +13,7 @@ pub mod integration;
 pub mod lambda;
 pub mod mapping;
 pub mod metrics;
+pub mod path_guard;
 pub mod router;
 pub mod runtime;
 pub mod server;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tollgate_config::model::{Api, GatewayConfig, Protocol, Stage};
+use tollgate_config::model::{self, Api, AuthorizerKind, GatewayConfig, Protocol, Stage};
 use tollgate_meter::{ApiKind, RouteDims};
 
 use crate::access::AccessControl;
@@ -37,6 +37,64 @@ pub enum BuildError {
     Router(#[from] RouterError),
     #[error("throttles and quotas: {0}")]
     Limits(#[from] tollgate_limits::LimitsError),
+    #[error("authorizer `{name}`: {source}")]
+    Authorizer {
+        name: String,
+        #[source]
+        source: tollgate_auth::JwtConfigError,
+    },
+}
+
+/// A ready authorizer, with the settings it was built from (so a reload can keep one whose
+/// settings did not change, and with it its cached keys).
+pub struct Authorizer {
+    pub settings: model::JwtAuthorizer,
+    pub jwt: tollgate_auth::JwtAuthorizer,
+}
+
+impl Authorizer {
+    fn build(a: &model::Authorizer, previous: Option<&Runtime>) -> Result<Self, BuildError> {
+        let AuthorizerKind::Jwt(settings) = &a.kind;
+        let kept = previous.and_then(|p| {
+            p.apis
+                .iter()
+                .flat_map(|api| api.authorizers.iter())
+                .find(|old| &old.settings == settings)
+        });
+        if let Some(old) = kept {
+            return Ok(Self {
+                settings: settings.clone(),
+                jwt: old.jwt.clone(),
+            });
+        }
+        let err = |source| BuildError::Authorizer {
+            name: a.name.clone(),
+            source,
+        };
+        let header = http::HeaderName::from_bytes(settings.identity_header.as_bytes())
+            .unwrap_or(http::header::AUTHORIZATION);
+        let mut s = tollgate_auth::JwtSettings::new(
+            settings.issuer.clone(),
+            settings.audiences.iter().cloned(),
+        );
+        s.identity_header = header;
+        s.jwks_uri = settings.jwks_uri.clone();
+        let jwt = tollgate_auth::JwtAuthorizer::with_http(s).map_err(err)?;
+        // Fetch the keys now rather than on the first request, when a runtime is at hand.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let warm = jwt.clone();
+            let name = a.name.clone();
+            handle.spawn(async move {
+                if let Err(e) = warm.prefetch().await {
+                    tracing::warn!(authorizer = %name, error = %e, "cannot fetch the JWKS yet; requests will retry");
+                }
+            });
+        }
+        Ok(Self {
+            settings: settings.clone(),
+            jwt,
+        })
+    }
 }
 
 /// What one (API, stage, route) — or the unmatched remainder of a stage — records into: its
@@ -72,6 +130,8 @@ pub struct ListenerTable {
 
 pub struct ApiRuntime {
     pub id: Arc<str>,
+    /// Indexed like `Api::authorizers`.
+    pub authorizers: Vec<Authorizer>,
     /// Requests to this API whose path named no stage.
     pub no_stage: RouteSlot,
     pub router: ApiRouter,
@@ -112,7 +172,7 @@ impl Runtime {
                 // `{id}.execute-api.{region}.amazonaws.com` (and any `{id}.` host) reaches the API.
                 table.by_id.push((api.id.clone(), idx));
             }
-            apis.push(ApiRuntime::build(api, &config.region, metrics)?);
+            apis.push(ApiRuntime::build(api, &config.region, metrics, previous)?);
         }
         let region: Arc<str> = Arc::from(config.region.as_str());
         Ok(Self {
@@ -192,7 +252,17 @@ impl Runtime {
 }
 
 impl ApiRuntime {
-    fn build(api: &Api, region: &str, metrics: &Metrics) -> Result<Self, RouterError> {
+    fn build(
+        api: &Api,
+        region: &str,
+        metrics: &Metrics,
+        previous: Option<&Runtime>,
+    ) -> Result<Self, BuildError> {
+        let authorizers = api
+            .authorizers
+            .iter()
+            .map(|a| Authorizer::build(a, previous))
+            .collect::<Result<Vec<_>, _>>()?;
         let router = ApiRouter::new(&api.routes)?;
         let region: Arc<str> = Arc::from(region);
         let id: Arc<str> = Arc::from(api.id.as_str());
@@ -237,6 +307,7 @@ impl ApiRuntime {
             })
             .collect();
         Ok(Self {
+            authorizers,
             no_stage: slot("", ""),
             id,
             router,

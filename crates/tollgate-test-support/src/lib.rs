@@ -7,10 +7,13 @@
 //!   (`POST /2015-03-31/functions/{name}/invocations`) that records every event it receives.
 //! - [`spawn_echo_upstream`]: an HTTP upstream that echoes each request back as JSON, with a few
 //!   control paths (`/status/{code}`, `/slow/{ms}`, `/big/{n}`).
+//! - [`spawn_jwt_issuer`]: a JWT issuer with an Ed25519 key, its JWKS and OpenID discovery.
 
+mod jwt;
 mod lambda;
 mod server;
 mod upstream;
 
+pub use jwt::{spawn_jwt_issuer, JwtIssuer, KID};
 pub use lambda::{spawn_lambda, LambdaReply, LambdaServer};
 pub use upstream::{spawn_echo_upstream, Upstream};

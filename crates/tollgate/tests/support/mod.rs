@@ -56,7 +56,7 @@ impl Gateway {
             .arg("--config")
             .arg(&config_path)
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", std::env::var("TG_LOG").unwrap_or("warn".into()))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -1,0 +1,269 @@
+//! The JWT authorizer through the real binary, with tokens signed by a test issuer whose JWKS
+//! is served over HTTP; path tricks that must not reach a protected route; denied requests
+//! metered as non-billable.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{client, Gateway};
+use tollgate_store::{Ledger, OpenMode, SqliteLedger, SqliteOptions};
+use tollgate_test_support::{
+    spawn_echo_upstream, spawn_jwt_issuer, spawn_lambda, JwtIssuer, LambdaReply,
+};
+use tollgate_types::usage::{Dimension, UsageQuery};
+
+fn config(issuer: &str, upstream: &str, lambda: &str) -> String {
+    format!(
+        r#"
+listeners: [{{name: main, address: "127.0.0.1:0"}}]
+admin: {{address: "127.0.0.1:0"}}
+metering: {{flush_interval_ms: 200}}
+apis:
+  - name: shop
+    authorizers:
+      users: {{type: jwt, issuer: "{issuer}", audience: [app]}}
+    routes:
+      - {{key: "GET /private", integration: echo, authorizer: users, authorization_scopes: [read]}}
+      - {{key: "GET /fn", integration: fn, authorizer: users}}
+      - {{key: "GET /public/{{proxy+}}", integration: echo}}
+    integrations:
+      echo:
+        type: http_proxy
+        uri: "{upstream}/echo"
+        request_parameters:
+          "append:header.x-user": "$context.authorizer.claims.sub"
+      fn: {{type: lambda, endpoint: "{lambda}", function: f}}
+"#
+    )
+}
+
+async fn get(gw: &Gateway, path: &str, token: Option<&str>) -> (u16, Option<String>, String) {
+    let mut req = client().get(format!("{}{path}", gw.url("main")));
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let www = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, www, resp.text().await.unwrap())
+}
+
+struct Setup {
+    gw: Gateway,
+    issuer: JwtIssuer,
+    lambda: tollgate_test_support::LambdaServer,
+    _upstream: tollgate_test_support::Upstream,
+}
+
+async fn setup() -> Setup {
+    let issuer = spawn_jwt_issuer().await;
+    let upstream = spawn_echo_upstream().await;
+    let lambda = spawn_lambda(|_, _| {
+        LambdaReply::Ok(
+            json!({"statusCode": 200, "body": "fn"})
+                .to_string()
+                .into_bytes(),
+        )
+    })
+    .await;
+    let gw = Gateway::start_with(
+        &config(&issuer.issuer(), &upstream.url(), &lambda.endpoint()),
+        &["--workers", "2"],
+    );
+    Setup {
+        gw,
+        issuer,
+        lambda,
+        _upstream: upstream,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn valid_tokens_pass_with_their_claims_and_bad_ones_get_aws_answers() {
+    // Bind every field: a server dropped here would stop serving.
+    let Setup {
+        mut gw,
+        issuer,
+        lambda,
+        _upstream,
+    } = setup().await;
+    let good = issuer.token(&issuer.claims("app", "alice", "read write"));
+
+    let (s, _, body) = get(&gw, "/private", Some(&good)).await;
+    assert_eq!(s, 200, "{body}");
+    let echoed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        echoed["headers"]["x-user"],
+        json!(["alice"]),
+        "claims reach the integration"
+    );
+
+    // Payload 2.0: requestContext.authorizer.jwt.
+    let (s, _, _) = get(&gw, "/fn", Some(&good)).await;
+    assert_eq!(s, 200);
+    let events = lambda.events();
+    let (_, event) = events.last().unwrap();
+    assert_eq!(
+        event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"],
+        "alice"
+    );
+    assert_eq!(
+        event["requestContext"]["authorizer"]["jwt"]["scopes"],
+        json!(["read", "write"])
+    );
+
+    let unauthorized = r#"{"message":"Unauthorized"}"#;
+    let mut expired = issuer.claims("app", "alice", "read");
+    expired["exp"] = json!(tollgate_test_support_now() - 60);
+    let none_alg = {
+        let parts: Vec<&str> = good.split('.').collect();
+        let header = base64_url(br#"{"alg":"none","typ":"JWT"}"#);
+        format!("{header}.{}.", parts[1])
+    };
+    for (name, token) in [
+        ("missing", None),
+        ("expired", Some(issuer.token(&expired))),
+        (
+            "wrong audience",
+            Some(issuer.token(&issuer.claims("other", "alice", "read"))),
+        ),
+        (
+            "forged",
+            Some(issuer.forged(&issuer.claims("app", "alice", "read"))),
+        ),
+        ("alg none", Some(none_alg)),
+        ("garbage", Some("not.a.token".to_owned())),
+    ] {
+        let (s, www, body) = get(&gw, "/private", token.as_deref()).await;
+        assert_eq!((s, body.as_str()), (401, unauthorized), "{name}");
+        assert!(www.unwrap_or_default().starts_with("Bearer"), "{name}");
+    }
+    // Authenticated, but without the route's scope: 403.
+    let (s, _, body) = get(
+        &gw,
+        "/private",
+        Some(&issuer.token(&issuer.claims("app", "bob", "write"))),
+    )
+    .await;
+    assert_eq!((s, body.as_str()), (403, r#"{"message":"Forbidden"}"#));
+
+    // The keys were fetched once, off the request path, and cached.
+    assert_eq!(issuer.jwks_hits(), 1);
+
+    gw.signal("TERM");
+    assert!(gw.wait(Duration::from_secs(20)).is_some());
+    let mut ledger = SqliteLedger::open(
+        gw.dir.path().join("tollgate.db"),
+        OpenMode::MustExist,
+        SqliteOptions::default(),
+    )
+    .unwrap();
+    let rows = ledger
+        .query(&UsageQuery {
+            from: 0,
+            to: 4_102_444_800,
+            group_by: vec![Dimension::Route, Dimension::Reason],
+        })
+        .unwrap();
+    let denied: u64 = rows
+        .iter()
+        .filter(|r| {
+            r.meter.name() == "http_requests"
+                && r.group == ["GET /private", "auth_failed"]
+                && !r.billable
+        })
+        .map(|r| r.counts.events)
+        .sum();
+    assert_eq!(
+        denied, 7,
+        "every denial is metered, none billable: {rows:#?}"
+    );
+}
+
+/// Send a raw request line (clients normalise `..` before sending; attackers do not).
+fn raw_status(gw: &Gateway, target: &str) -> u16 {
+    let mut s = TcpStream::connect(gw.listeners["main"]).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn path_tricks_never_reach_a_protected_route_unauthorized() {
+    let setup = setup().await;
+    let gw = &setup.gw;
+    assert_eq!(
+        raw_status(gw, "/public/anything"),
+        200,
+        "the open route works"
+    );
+    for trick in [
+        "/public/../private",
+        "/public/./../private",
+        "/public/%2e%2e/private",
+        "/public/%2E%2E/private",
+        "/public/..%2fprivate",
+        "/public/..%2Fprivate",
+        "/public/..%5cprivate",
+        "/public/..\\private",
+    ] {
+        assert_eq!(raw_status(gw, trick), 400, "{trick}");
+    }
+    // Doubled slashes are collapsed: the protected route, with its authorizer.
+    assert_eq!(raw_status(gw, "//private"), 401);
+    assert_eq!(raw_status(gw, "/public//x"), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicate_authorization_headers_and_header_casing() {
+    let setup = setup().await;
+    let (gw, issuer) = (&setup.gw, &setup.issuer);
+    let good = issuer.token(&issuer.claims("app", "alice", "read"));
+    let url = format!("{}/private", gw.url("main"));
+    let c = client();
+    let s = c
+        .get(&url)
+        .header("AUTHORIZATION", format!("bearer {good}"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(
+        s, 200,
+        "header names and the Bearer scheme are case-insensitive"
+    );
+    let s = c
+        .get(&url)
+        .header("authorization", format!("Bearer {good}"))
+        .header("authorization", "Bearer other")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(s, 401, "two Authorization headers are ambiguous: denied");
+}
+
+fn tollgate_test_support_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
