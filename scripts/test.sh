@@ -11,6 +11,10 @@ log() { printf '\n==> %s\n' "$*"; }
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+# aws-lc-sys (the crypto behind JWT verification and TLS) builds with cc and make.
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+# examples/mint-token.sh signs the auth example's demo tokens with openssl.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

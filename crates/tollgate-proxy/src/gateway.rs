@@ -260,6 +260,7 @@ impl Gateway {
             stage: stage_idx as u32,
             route: m.route as u32,
         };
+        ctx.route_key = Some(Arc::clone(&art.route_keys[m.route]));
 
         // The route's authorizer (aws-facts §3.8): cached keys answer without I/O.
         if let Some(a) = route.authorizer.and_then(|i| art.authorizers.get(i)) {
@@ -318,7 +319,6 @@ impl Gateway {
                 return fail(ctx, Reason::QuotaExceeded, GatewayError::QuotaExceeded);
             }
         }
-        ctx.route_key = Some(Arc::clone(&art.route_keys[m.route]));
         let params: Vec<(&str, Cow<'_, str>)> = m
             .params
             .iter()

@@ -267,3 +267,104 @@ fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+/// `examples/auth.yaml` as its header comment documents it, on free ports, with tokens from
+/// `examples/mint-token.sh` (openssl).
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_example_serves_the_demo() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (main, idp, admin) = (free(), free(), free());
+    let yaml = std::fs::read_to_string(format!("{root}/examples/auth.yaml"))
+        .unwrap()
+        .replace("127.0.0.1:18082", &format!("127.0.0.1:{main}"))
+        .replace("127.0.0.1:18083", &format!("127.0.0.1:{idp}"))
+        .replace("127.0.0.1:19182", &format!("127.0.0.1:{admin}"));
+    let gw = Gateway::start(&yaml);
+    let mint = |sub: &str, scope: &str| {
+        let out = std::process::Command::new(format!("{root}/examples/mint-token.sh"))
+            .args([sub, scope])
+            .env("ISSUER", format!("http://127.0.0.1:{idp}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let c = client();
+    let base = gw.url("main");
+
+    let r = c
+        .get(format!("{base}/private"))
+        .header("authorization", format!("Bearer {}", mint("alice", "read")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-user"], "alice");
+    assert_eq!(r.text().await.unwrap(), "a private hello\n");
+    let r = c
+        .get(format!("{base}/private"))
+        .header("authorization", format!("Bearer {}", mint("bob", "write")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "no read scope");
+    assert_eq!(
+        c.get(format!("{base}/private"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+
+    assert_eq!(
+        c.get(format!("{base}/keyed"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let r = c
+        .get(format!("{base}/keyed"))
+        .header("x-api-key", "demo-key-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let quotas: Value = c
+        .get(format!("{}/admin/quotas", gw.admin_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(quotas["quotas"][0]["limit"], 100);
+    assert_eq!(quotas["quotas"][0]["remaining"], 99);
+
+    let mut codes = Vec::new();
+    for _ in 0..30 {
+        codes.push(
+            c.get(format!("{base}/limited"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(codes[..10].iter().all(|&s| s == 200), "{codes:?}");
+    assert!(codes.contains(&429), "{codes:?}");
+}
