@@ -542,3 +542,31 @@ async fn the_report_and_the_admin_api_show_what_was_metered() {
     assert!(err.contains("no ledger"), "{err}");
     assert!(!missing.exists(), "a report never creates a ledger");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_offer_file_is_refused_naming_the_problem() {
+    let upstream = spawn_echo_upstream().await;
+    let mut gw = Gateway::start(&config(&upstream.url(), "  flush_interval_ms: 200"));
+    let r = client()
+        .get(format!("{}/ok", gw.url("main")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    gw.signal("TERM");
+    assert!(gw.wait(Duration::from_secs(20)).is_some());
+    let dir = gw.dir.path();
+    let db = dir.join("tollgate.db");
+    let before = std::fs::read(&db).unwrap();
+    let bad = dir.join("offer.json");
+    std::fs::write(&bad, r#"{"offerCode": "AmazonApiGateway", "products": 7}"#).unwrap();
+    let (code, out, err) = report(dir, &["--offer-file", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("offer.json"), "{err}");
+    assert!(out.is_empty());
+    let missing = dir.join("nope.csv");
+    let (code, _, err) = report(dir, &["--offer-file", missing.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nope.csv"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), before, "a report never writes the ledger");
+}
