@@ -195,7 +195,10 @@ impl Flusher {
                 stage: c.dims.stage.to_string(),
                 route: c.dims.route.to_string(),
                 api_key: c.api_key.as_deref().unwrap_or("").to_owned(),
-                client: c.client.to_string(),
+                client: match &c.principal {
+                    Some(p) => p.to_string(),
+                    None => c.client.to_string(),
+                },
                 status_class: c.status_class,
                 billable: c.billable,
                 reason: c.reason,

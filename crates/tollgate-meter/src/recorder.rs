@@ -109,6 +109,9 @@ pub struct RequestUsage<'a> {
     /// When the request arrived, in seconds since the Unix epoch.
     pub at_secs: i64,
     pub client: IpAddr,
+    /// The authorizer's principal (a JWT's `sub`), which names the client instead of its
+    /// address when present.
+    pub principal: Option<&'a str>,
     pub api_key: Option<&'a Arc<str>>,
     pub status: u16,
     pub reason: Reason,
@@ -134,6 +137,10 @@ pub(crate) struct CellKey {
     minute: i64,
     dims: usize,
     client: IpAddr,
+    /// A 64-bit hash of the principal (0: none): keying by the hash keeps the key `Copy`
+    /// and the lookup allocation-free; a collision between two principals in one minute and
+    /// route (odds 2⁻⁶⁴) would merge their counts under the first name.
+    principal: u64,
     api_key: usize,
     status_class: u8,
     reason: Reason,
@@ -155,6 +162,7 @@ pub struct Cell {
     pub minute: i64,
     pub dims: Arc<RouteDims>,
     pub client: IpAddr,
+    pub principal: Option<Box<str>>,
     pub api_key: Option<Arc<str>>,
     pub status_class: u8,
     pub reason: Reason,
@@ -175,6 +183,10 @@ thread_local! {
 }
 
 static NEXT_METER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Fixed seeds, so a principal hashes the same on every worker thread.
+static PRINCIPAL_HASH: foldhash::quality::FixedState =
+    foldhash::quality::FixedState::with_seed(0x7011_6a7e);
 
 /// A message to the flusher.
 pub(crate) enum ToFlusher {
@@ -232,10 +244,15 @@ impl Meter {
         };
         let status_class = u8::try_from(u.status / 100).unwrap_or(0).min(5);
         let minute = u.at_secs.div_euclid(60) * 60;
+        let principal = u.principal.map_or(0, |p| {
+            use std::hash::BuildHasher as _;
+            PRINCIPAL_HASH.hash_one(p) | 1
+        });
         let key = CellKey {
             minute,
             dims: Arc::as_ptr(u.dims) as usize,
             client: u.client,
+            principal,
             api_key: u
                 .api_key
                 .map_or(0, |k| Arc::as_ptr(k) as *const u8 as usize),
@@ -248,6 +265,7 @@ impl Meter {
                 minute,
                 dims: Arc::clone(u.dims),
                 client: u.client,
+                principal: u.principal.map(Box::from),
                 api_key: u.api_key.cloned(),
                 status_class,
                 reason: u.reason,
@@ -296,6 +314,7 @@ impl Meter {
                 minute,
                 dims: Arc::as_ptr(dims) as usize,
                 client,
+                principal: 0,
                 api_key: api_key.map_or(0, |k| Arc::as_ptr(k) as *const u8 as usize),
                 status_class: 0,
                 reason,
@@ -305,6 +324,7 @@ impl Meter {
                 minute,
                 dims: Arc::clone(dims),
                 client,
+                principal: None,
                 api_key: api_key.cloned(),
                 status_class: 0,
                 reason,

@@ -116,6 +116,7 @@ fn request(d: &Arc<RouteDims>, i: u64, reason: Reason) -> RequestUsage<'_> {
         // Spread over several minutes so that cells roll over.
         at_secs: 1_700_000_000 + (i as i64 % 300),
         client: IpAddr::V4(Ipv4Addr::new(10, 0, 0, (i % 7) as u8)),
+        principal: None,
         api_key: None,
         status: if i % 5 == 0 { 500 } else { 200 },
         reason,

@@ -689,6 +689,7 @@ impl Finish<'_> {
                 dims: &slot.usage,
                 at_secs,
                 client: ctx.source_ip,
+                principal: ctx.principal.as_ref().and_then(|p| p.subject.as_deref()),
                 api_key: ctx
                     .api_key
                     .and_then(|k| self.rt.access.key_ids.get(k as usize)),

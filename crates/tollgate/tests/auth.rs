@@ -185,6 +185,24 @@ async fn valid_tokens_pass_with_their_claims_and_bad_ones_get_aws_answers() {
         denied, 7,
         "every denial is metered, none billable: {rows:#?}"
     );
+    // An authorized request's client is the token's subject, not its address.
+    let by_client = ledger
+        .query(&UsageQuery {
+            from: 0,
+            to: 4_102_444_800,
+            group_by: vec![Dimension::Route, Dimension::Reason, Dimension::Client],
+        })
+        .unwrap();
+    let served: Vec<&str> = by_client
+        .iter()
+        .filter(|r| r.meter.name() == "http_requests" && r.group[1] == "integration")
+        .map(|r| r.group[2].as_str())
+        .collect();
+    assert_eq!(served, ["alice", "alice"], "{by_client:#?}");
+    assert!(by_client
+        .iter()
+        .filter(|r| r.group[1] == "auth_failed")
+        .all(|r| r.group[2] == "127.0.0.1"));
 }
 
 /// Send a raw request line (clients normalise `..` before sending; attackers do not).
