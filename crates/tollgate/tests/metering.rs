@@ -568,5 +568,9 @@ async fn a_malformed_offer_file_is_refused_naming_the_problem() {
     let (code, _, err) = report(dir, &["--offer-file", missing.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("nope.csv"), "{err}");
-    assert_eq!(std::fs::read(&db).unwrap(), before, "a report never writes the ledger");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "a report never writes the ledger"
+    );
 }

@@ -97,7 +97,11 @@ fn validate_reports_every_error_with_location() {
 #[test]
 fn validate_accepts_the_examples() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    for f in ["examples/quickstart.yaml", "examples/auth.yaml", "bench/gateway.yaml"] {
+    for f in [
+        "examples/quickstart.yaml",
+        "examples/auth.yaml",
+        "bench/gateway.yaml",
+    ] {
         let path = format!("{root}/{f}");
         if f.starts_with("bench") && !std::path::Path::new(&path).exists() {
             continue;
