@@ -46,6 +46,8 @@ pub struct AdminHandlers {
     pub cost: QueryFn,
     /// `GET /admin/quotas`.
     pub quotas: QueryFn,
+    /// `GET /admin/budgets`.
+    pub budgets: QueryFn,
 }
 
 /// Serve the admin API on `listener` until `shutdown` turns true. With a `token`, every
@@ -180,10 +182,11 @@ async fn route(
         (&Method::GET, "/admin/usage") => query(&h.usage, &req).await,
         (&Method::GET, "/admin/cost") => query(&h.cost, &req).await,
         (&Method::GET, "/admin/quotas") => query(&h.quotas, &req).await,
+        (&Method::GET, "/admin/budgets") => query(&h.budgets, &req).await,
         (
             _,
             "/metrics" | "/admin/health" | "/admin/reload" | "/admin/usage" | "/admin/cost"
-            | "/admin/quotas",
+            | "/admin/quotas" | "/admin/budgets",
         ) => json(
             StatusCode::METHOD_NOT_ALLOWED,
             serde_json::json!({"message": "Method Not Allowed"}),

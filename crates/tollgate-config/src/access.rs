@@ -1,5 +1,5 @@
 //! Compiling access control: authorizers, route authorization, API keys, usage plans and
-//! throttles (aws-facts.md §2.5, §3.8, §3.11). Part of `compile()`: every error is collected
+//! throttles, budgets (aws-facts.md §2.5, §3.8, §3.11). Part of `compile()`: every error is collected
 //! with its location, none stops the others.
 
 use std::collections::{BTreeMap, HashMap};
@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use crate::compile::Cx;
 use crate::load::escape;
 use crate::model::{
-    Api, ApiKey, Authorizer, AuthorizerKind, JwtAuthorizer, PlanStage, Quota, QuotaPeriod, Route,
-    Stage, Throttle, UsagePlan,
+    Api, ApiKey, Authorizer, AuthorizerKind, Budget, JwtAuthorizer, OnLimit, PlanStage, Quota,
+    QuotaPeriod, Route, Stage, Throttle, UsagePlan,
 };
 use crate::schema;
 
@@ -399,6 +399,139 @@ impl Cx<'_> {
                 ),
             );
         }
+    }
+}
+
+impl Cx<'_> {
+    pub(crate) fn budgets(
+        &mut self,
+        raw: &[schema::Budget],
+        apis: &[Api],
+        keys: &[ApiKey],
+    ) -> Vec<Budget> {
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        let mut out = Vec::with_capacity(raw.len());
+        for (i, b) in raw.iter().enumerate() {
+            let bp = format!("/budgets/{i}");
+            if b.name.is_empty() {
+                self.err(&format!("{bp}/name"), "a budget name must not be empty");
+            } else if let Some(first) = names.insert(&b.name, i) {
+                let line = self.line(&format!("/budgets/{first}/name"));
+                self.err(
+                    &format!("{bp}/name"),
+                    format!(
+                        "duplicate budget `{}` (first defined at line {line})",
+                        b.name
+                    ),
+                );
+            }
+            if b.api.is_none() && b.key.is_none() {
+                self.err(
+                    &bp,
+                    format!(
+                        "budget `{}` needs a scope: `api` (and optionally `stage`) and/or `key`",
+                        b.name
+                    ),
+                );
+            }
+            let api = b.api.as_ref().and_then(|name| {
+                let found = apis.iter().position(|a| &a.name == name);
+                if found.is_none() {
+                    self.err(&format!("{bp}/api"), format!("unknown API `{name}`"));
+                }
+                found
+            });
+            let stage = match (&b.stage, api) {
+                (Some(s), Some(a)) => {
+                    let found = apis[a].stages.iter().position(|st| &st.name == s);
+                    if found.is_none() {
+                        self.err(
+                            &format!("{bp}/stage"),
+                            format!("API `{}` has no stage `{s}`", apis[a].name),
+                        );
+                    }
+                    found
+                }
+                (Some(_), None) if b.api.is_none() => {
+                    self.err(&format!("{bp}/stage"), "`stage` needs `api`");
+                    None
+                }
+                _ => None,
+            };
+            let key = b.key.as_ref().and_then(|id| {
+                let found = keys.iter().position(|k| &k.id == id);
+                if found.is_none() {
+                    self.err(&format!("{bp}/key"), format!("unknown API key `{id}`"));
+                }
+                found
+            });
+            let valid_limit = {
+                let (whole, frac) = b.limit_usd.split_once('.').unwrap_or((&b.limit_usd, "0"));
+                !whole.is_empty()
+                    && !frac.is_empty()
+                    && whole
+                        .bytes()
+                        .chain(frac.bytes())
+                        .all(|c| c.is_ascii_digit())
+                    && whole.len() <= 12
+                    && frac.len() <= 10
+            };
+            if !valid_limit {
+                self.err(
+                    &format!("{bp}/limit_usd"),
+                    format!("invalid limit_usd `{}`: expected dollars as a decimal string such as \"25.00\"", b.limit_usd),
+                );
+            }
+            let mut alerts = b.alert_at_percent.clone();
+            alerts.sort_unstable();
+            alerts.dedup();
+            if alerts.iter().any(|&p| p == 0 || p > 1000) {
+                self.err(
+                    &format!("{bp}/alert_at_percent"),
+                    "percentages must be between 1 and 1000",
+                );
+            }
+            if let Some(w) = &b.webhook {
+                if !w.starts_with("http://") || w.len() <= "http://".len() {
+                    self.err(
+                        &format!("{bp}/webhook"),
+                        format!("invalid webhook `{w}`: expected an http:// URL"),
+                    );
+                }
+            }
+            let on_limit = match (b.on_limit, b.throttle) {
+                (schema::OnLimit::Alert, None) => OnLimit::Alert,
+                (schema::OnLimit::Block, None) => OnLimit::Block,
+                (schema::OnLimit::Throttle, Some(t)) => {
+                    OnLimit::Throttle(self.throttle(&format!("{bp}/throttle"), t))
+                }
+                (schema::OnLimit::Throttle, None) => {
+                    self.err(
+                        &format!("{bp}/on_limit"),
+                        "`on_limit: throttle` needs a `throttle`",
+                    );
+                    OnLimit::Alert
+                }
+                (_, Some(_)) => {
+                    self.err(
+                        &format!("{bp}/throttle"),
+                        "`throttle` applies only with `on_limit: throttle`",
+                    );
+                    OnLimit::Alert
+                }
+            };
+            out.push(Budget {
+                name: b.name.clone(),
+                api,
+                stage,
+                key,
+                limit_usd: b.limit_usd.clone(),
+                alert_at_percent: alerts,
+                webhook: b.webhook.clone(),
+                on_limit,
+            });
+        }
+        out
     }
 }
 

@@ -126,6 +126,7 @@ impl Cx<'_> {
         let api_keys = self.api_keys(&raw.api_keys);
         let usage_plans = self.usage_plans(&raw.usage_plans, &apis, &api_keys);
         self.throttles_within_account(throttle, &apis, &usage_plans);
+        let budgets = self.budgets(&raw.budgets, &apis, &api_keys);
         GatewayConfig {
             source: self.file.to_path_buf(),
             account_id: raw.account_id.clone(),
@@ -138,6 +139,7 @@ impl Cx<'_> {
             throttle,
             api_keys,
             usage_plans,
+            budgets,
             apis,
         }
     }

@@ -29,7 +29,33 @@ pub struct GatewayConfig {
     pub throttle: Option<Throttle>,
     pub api_keys: Vec<ApiKey>,
     pub usage_plans: Vec<UsagePlan>,
+    pub budgets: Vec<Budget>,
     pub apis: Vec<Api>,
+}
+
+/// A monthly dollar budget over the usage matching its scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Budget {
+    pub name: String,
+    /// Index into `GatewayConfig::apis`.
+    pub api: Option<usize>,
+    /// Index into that API's stages.
+    pub stage: Option<usize>,
+    /// Index into `GatewayConfig::api_keys`.
+    pub key: Option<usize>,
+    /// USD, exact decimal text as written (`"25.00"`); parsed by whoever prices it.
+    pub limit_usd: String,
+    /// Ascending, deduplicated.
+    pub alert_at_percent: Vec<u32>,
+    pub webhook: Option<String>,
+    pub on_limit: OnLimit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OnLimit {
+    Alert,
+    Throttle(Throttle),
+    Block,
 }
 
 /// A token bucket: `rate` requests per second, `burst` capacity.

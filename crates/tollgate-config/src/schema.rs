@@ -66,6 +66,9 @@ pub struct Config {
     /// Usage plans: throttling and quotas per API key, across the plan's API stages.
     #[serde(default)]
     pub usage_plans: Vec<UsagePlan>,
+    /// Monthly budgets in dollars per API, stage or API key, priced from the ledger.
+    #[serde(default)]
+    pub budgets: Vec<Budget>,
     /// The APIs this gateway serves.
     #[serde(default)]
     pub apis: Vec<Api>,
@@ -257,6 +260,55 @@ pub struct PlanStage {
 
 fn default_stage_name() -> String {
     "$default".to_owned()
+}
+
+/// A monthly budget in dollars. Its scope is the usage matching every field given among
+/// `api`, `stage` and `key` (at least one).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Name; unique. Alerts and the admin API use it.
+    pub name: String,
+    /// An API's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// A stage name of `api` (requires `api`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// An API key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The monthly limit in US dollars, as a decimal string (`"25.00"`).
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?$"))]
+    pub limit_usd: String,
+    /// Alert when the month's spend crosses these percentages of the limit.
+    #[serde(default = "default_alert_percent")]
+    pub alert_at_percent: Vec<u32>,
+    /// An `http://` URL that receives each alert as a JSON POST.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    /// What happens once the limit is reached: `alert` (nothing more), `throttle` (the scope's
+    /// requests share the `throttle` bucket) or `block` (429 until the month ends or the
+    /// limit is raised).
+    #[serde(default)]
+    pub on_limit: OnLimit,
+    /// The bucket for `on_limit: throttle`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<Throttle>,
+}
+
+fn default_alert_percent() -> Vec<u32> {
+    vec![50, 80, 100]
+}
+
+/// What a budget does at its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnLimit {
+    #[default]
+    Alert,
+    Throttle,
+    Block,
 }
 
 /// An authorizer. Only `jwt` exists so far; request authorizers are planned.

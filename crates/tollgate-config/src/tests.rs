@@ -145,7 +145,7 @@ fn unknown_field_is_located_at_its_key() {
     );
     assert_eq!(
         errors(&format!("{LISTENER}colour: blue\n")),
-        ["gw.yaml:4:1: unknown field `colour`, expected one of `access_log`, `account_id`, `admin`, `api_keys`, `apis`, `listeners`, `metering`, `region`, `server`, `throttle`, `usage_plans`"]
+        ["gw.yaml:4:1: unknown field `colour`, expected one of `access_log`, `account_id`, `admin`, `api_keys`, `apis`, `budgets`, `listeners`, `metering`, `region`, `server`, `throttle`, `usage_plans`"]
     );
 }
 
@@ -1238,4 +1238,45 @@ fn access_control_errors_are_all_reported() {
         "{:?}",
         errors(&twice)
     );
+}
+
+#[test]
+fn budgets_compile_and_their_errors_are_reported() {
+    let with = |budgets: &str| {
+        ACCESS.replace(
+            "apis:\n  - name: shop",
+            &format!("budgets:\n{budgets}apis:\n  - name: shop"),
+        )
+    };
+    let c = ok(&with(
+        "  - {name: b1, api: shop, key: k1, limit_usd: \"25.50\", alert_at_percent: [100, 50, 50], webhook: \"http://127.0.0.1:9/hook\", on_limit: throttle, throttle: {rate: 1, burst: 1}}\n  - {name: b2, key: k2, limit_usd: \"3\", on_limit: block}\n",
+    ));
+    let b = &c.budgets[0];
+    assert_eq!((b.api, b.stage, b.key), (Some(0), None, Some(0)));
+    assert_eq!(b.alert_at_percent, vec![50, 100]);
+    assert_eq!(
+        b.on_limit,
+        OnLimit::Throttle(Throttle {
+            rate: 1.0,
+            burst: 1
+        })
+    );
+    assert_eq!(c.budgets[1].on_limit, OnLimit::Block);
+    assert_eq!(c.budgets[1].alert_at_percent, vec![50, 80, 100]);
+
+    let e = errors(&with(
+        "  - {name: b1, limit_usd: \"1\"}\n  - {name: b1, api: nope, stage: x, limit_usd: \"1\", on_limit: throttle, webhook: \"ftp://x\"}\n",
+    ))
+    .join("\n");
+    for expected in [
+        "budget `b1` needs a scope",
+        "duplicate budget `b1`",
+        "unknown API `nope`",
+        "`on_limit: throttle` needs a `throttle`",
+        "invalid webhook `ftp://x`",
+    ] {
+        assert!(e.contains(expected), "missing `{expected}` in:\n{e}");
+    }
+    let e = errors(&with("  - {name: b, key: k1, limit_usd: \"1.2.3\"}\n"));
+    assert!(e[0].contains("does not match the pattern"), "{e:?}");
 }

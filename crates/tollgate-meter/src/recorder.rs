@@ -76,9 +76,10 @@ impl BillingPolicy {
                 Reason::Integration | Reason::Mock | Reason::Websocket => true,
                 Reason::CacheProvisioned => true,
                 Reason::AuthFailed
-                | Reason::ApiKeyInvalid
+                | Reason::MissingKey
                 | Reason::Throttled
                 | Reason::QuotaExceeded
+                | Reason::BudgetExceeded
                 | Reason::NoApi => false,
                 Reason::UnmatchedRoute => rules.unmatched_route,
                 Reason::CorsPreflight => rules.cors_preflight,
@@ -422,7 +423,7 @@ mod tests {
             assert!(!p.is_billable(Reason::AuthFailed));
             assert!(!p.is_billable(Reason::Throttled));
             assert!(!p.is_billable(Reason::QuotaExceeded));
-            assert!(!p.is_billable(Reason::ApiKeyInvalid));
+            assert!(!p.is_billable(Reason::MissingKey));
             assert!(!p.is_billable(Reason::NoApi));
         }
         assert!(defaults.is_billable(Reason::UnmatchedRoute));

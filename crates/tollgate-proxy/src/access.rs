@@ -206,3 +206,83 @@ impl AccessControl {
             .collect()
     }
 }
+
+/// Whether a budget's limit has been reached, shared between the request path (which reads
+/// it) and the budget evaluator (which sets it), and kept across reloads by name.
+#[derive(Debug, Default)]
+pub struct BudgetState {
+    pub over: std::sync::atomic::AtomicBool,
+}
+
+/// A budget as the request path enforces it.
+pub struct BudgetGate {
+    pub name: String,
+    api: Option<usize>,
+    stage: Option<usize>,
+    key: Option<u32>,
+    action: BudgetAction,
+    pub state: Arc<BudgetState>,
+}
+
+enum BudgetAction {
+    Alert,
+    Block,
+    /// One bucket shared by the scope's requests once the limit is reached.
+    Throttle(tollgate_limits::InProcessLimiter),
+}
+
+impl BudgetGate {
+    /// Build the budgets of `config`, reusing the states of `states` by name (a reload keeps
+    /// an exceeded budget exceeded until the evaluator says otherwise).
+    pub fn build_all(
+        config: &GatewayConfig,
+        states: &std::sync::Mutex<HashMap<String, Arc<BudgetState>>>,
+    ) -> Result<Vec<Self>, LimitsError> {
+        let mut states = states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        config
+            .budgets
+            .iter()
+            .map(|b| {
+                let action = match b.on_limit {
+                    model::OnLimit::Alert => BudgetAction::Alert,
+                    model::OnLimit::Block => BudgetAction::Block,
+                    model::OnLimit::Throttle(t) => {
+                        BudgetAction::Throttle(tollgate_limits::InProcessLimiter::new(&[
+                            settings(&t)?,
+                        ])?)
+                    }
+                };
+                Ok(Self {
+                    name: b.name.clone(),
+                    api: b.api,
+                    stage: b.stage,
+                    key: b.key.map(|k| k as u32),
+                    action,
+                    state: Arc::clone(states.entry(b.name.clone()).or_default()),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether this budget refuses a request on (`api`, `stage`) with `key`.
+    pub fn refuses(&self, api: usize, stage: usize, key: Option<u32>) -> bool {
+        use std::sync::atomic::Ordering;
+        use tollgate_limits::RateLimiter as _;
+        if self.api.is_some_and(|a| a != api)
+            || self.stage.is_some_and(|s| s != stage)
+            || self.key.is_some_and(|k| Some(k) != key)
+            || !self.state.over.load(Ordering::Relaxed)
+        {
+            return false;
+        }
+        match &self.action {
+            BudgetAction::Alert => false,
+            BudgetAction::Block => true,
+            BudgetAction::Throttle(l) => {
+                l.check(tollgate_limits::BucketId(0)) == tollgate_limits::Decision::Reject
+            }
+        }
+    }
+}

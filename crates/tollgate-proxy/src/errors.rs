@@ -37,6 +37,9 @@ pub enum GatewayError {
     Throttled,
     /// The API key's usage-plan quota is used up: 429 `{"message":"Limit Exceeded"}`.
     QuotaExceeded,
+    /// A dollar budget covering the request is spent and blocks (or throttles) its scope: 429
+    /// `{"message":"Budget Exceeded"}` — tollgate's own answer, distinct from AWS's throttles.
+    BudgetExceeded,
 }
 
 impl GatewayError {
@@ -51,7 +54,9 @@ impl GatewayError {
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::InvalidApiKey => StatusCode::FORBIDDEN,
-            Self::Throttled | Self::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            Self::Throttled | Self::QuotaExceeded | Self::BudgetExceeded => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
         }
     }
 
@@ -71,6 +76,7 @@ impl GatewayError {
             Self::Forbidden | Self::InvalidApiKey => br#"{"message":"Forbidden"}"#,
             Self::Throttled => br#"{"message":"Too Many Requests"}"#,
             Self::QuotaExceeded => br#"{"message":"Limit Exceeded"}"#,
+            Self::BudgetExceeded => br#"{"message":"Budget Exceeded"}"#,
         })
     }
 
@@ -88,6 +94,7 @@ impl GatewayError {
             Self::Forbidden | Self::InvalidApiKey => "ForbiddenException",
             Self::Throttled => "TooManyRequestsException",
             Self::QuotaExceeded => "LimitExceededException",
+            Self::BudgetExceeded => "BudgetExceededException",
         })
     }
 
@@ -105,6 +112,7 @@ impl GatewayError {
             Self::Forbidden | Self::InvalidApiKey => "Forbidden",
             Self::Throttled => "Too Many Requests",
             Self::QuotaExceeded => "Limit Exceeded",
+            Self::BudgetExceeded => "Budget Exceeded",
         }
     }
 
@@ -123,6 +131,7 @@ impl GatewayError {
             Self::InvalidApiKey => "INVALID_API_KEY",
             Self::Throttled => "THROTTLED",
             Self::QuotaExceeded => "QUOTA_EXCEEDED",
+            Self::BudgetExceeded => "BUDGET_EXCEEDED",
         }
     }
 }

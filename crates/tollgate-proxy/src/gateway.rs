@@ -36,6 +36,7 @@ pub struct Gateway {
     metrics: Metrics,
     access_log: Option<AccessLog>,
     meter: Option<Meter>,
+    budget_states: crate::runtime::BudgetStates,
 }
 
 type Body = Full<Bytes>;
@@ -69,8 +70,10 @@ impl Gateway {
         access_log: Option<AccessLog>,
         meter: Option<Meter>,
     ) -> Result<Self, BuildError> {
-        let runtime = Runtime::build(config, &metrics, None)?;
+        let budget_states = crate::runtime::BudgetStates::default();
+        let runtime = Runtime::build(config, &metrics, None, &budget_states)?;
         Ok(Self {
+            budget_states,
             runtime: ArcSwap::from_pointee(runtime),
             ids: RequestIdGenerator::new(),
             metrics,
@@ -85,6 +88,17 @@ impl Gateway {
             .load()
             .access
             .quotas_now(time::OffsetDateTime::now_utc())
+    }
+
+    /// The state of each budget of the current configuration, by name (the evaluator sets
+    /// them).
+    pub fn budget_states(&self) -> Vec<(String, Arc<crate::access::BudgetState>)> {
+        self.runtime
+            .load()
+            .budgets
+            .iter()
+            .map(|b| (b.name.clone(), Arc::clone(&b.state)))
+            .collect()
     }
 
     /// The meter, when metering is on.
@@ -109,7 +123,7 @@ impl Gateway {
     /// started with.
     pub fn swap(&self, config: Arc<GatewayConfig>) -> Result<(), BuildError> {
         let current = self.runtime.load();
-        let runtime = Runtime::build(config, &self.metrics, Some(&current))?;
+        let runtime = Runtime::build(config, &self.metrics, Some(&current), &self.budget_states)?;
         self.runtime.store(Arc::new(runtime));
         Ok(())
     }
@@ -295,10 +309,10 @@ impl Gateway {
                 None => None,
             };
             let Some(key) = key else {
-                return fail(ctx, Reason::ApiKeyInvalid, GatewayError::InvalidApiKey);
+                return fail(ctx, Reason::MissingKey, GatewayError::InvalidApiKey);
             };
             let Some(pk) = access.plan_key(api_idx, stage_idx, key) else {
-                return fail(ctx, Reason::ApiKeyInvalid, GatewayError::InvalidApiKey);
+                return fail(ctx, Reason::MissingKey, GatewayError::InvalidApiKey);
             };
             ctx.api_key = Some(key);
             plan_key = Some(pk);
@@ -309,6 +323,13 @@ impl Gateway {
             .is_err()
         {
             return fail(ctx, Reason::Throttled, GatewayError::Throttled);
+        }
+        if rt
+            .budgets
+            .iter()
+            .any(|b| b.refuses(api_idx, stage_idx, ctx.api_key))
+        {
+            return fail(ctx, Reason::BudgetExceeded, GatewayError::BudgetExceeded);
         }
         if let Some(pk) = plan_key {
             if access

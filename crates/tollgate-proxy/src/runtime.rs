@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tollgate_config::model::{self, Api, AuthorizerKind, GatewayConfig, Protocol, Stage};
 use tollgate_meter::{ApiKind, RouteDims};
 
-use crate::access::AccessControl;
+use crate::access::{AccessControl, BudgetGate, BudgetState};
 use crate::access_log::LogFormat;
 use crate::cors::CorsPolicy;
 use crate::metrics::{Metrics, RouteMetrics};
@@ -27,7 +27,12 @@ pub struct Runtime {
     pub unmatched: RouteSlot,
     /// API keys, usage plans and throttles.
     pub access: AccessControl,
+    /// Dollar budgets that can refuse requests.
+    pub budgets: Vec<BudgetGate>,
 }
+
+/// Budget states by name, owned by the gateway so they outlive a configuration.
+pub type BudgetStates = std::sync::Mutex<HashMap<String, Arc<BudgetState>>>;
 
 /// Why a configuration could not be made ready for the request path (compile() catches
 /// almost everything; these are the data plane's own checks).
@@ -153,7 +158,9 @@ impl Runtime {
         config: Arc<GatewayConfig>,
         metrics: &Metrics,
         previous: Option<&Runtime>,
+        budget_states: &BudgetStates,
     ) -> Result<Self, BuildError> {
+        let budgets = BudgetGate::build_all(&config, budget_states)?;
         let access = AccessControl::build(&config, previous.map(|p| &p.access))?;
         let mut listeners: Vec<ListenerTable> = config
             .listeners
@@ -195,6 +202,7 @@ impl Runtime {
             listeners,
             apis,
             access,
+            budgets,
             config,
         })
     }

@@ -130,11 +130,14 @@ pub enum Reason {
     /// Rejected by an authorizer or authentication. Never billable (aws-facts.md §1.8).
     AuthFailed,
     /// API key missing or invalid. Never billable.
-    ApiKeyInvalid,
+    MissingKey,
     /// Throttled (account, stage, route or usage plan rate). Never billable.
     Throttled,
     /// Over a usage plan quota. Never billable.
     QuotaExceeded,
+    /// Refused because a dollar budget was spent (`on_limit: block` or `throttle`). Never
+    /// billable: AWS would have billed it, but tollgate stopped it before the backend.
+    BudgetExceeded,
     /// The request named no API served here (unknown host). Never billable: AWS would not
     /// have received it.
     NoApi,
@@ -147,7 +150,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 17] = [
         Reason::Integration,
         Reason::Mock,
         Reason::UnmatchedRoute,
@@ -157,9 +160,10 @@ impl Reason {
         Reason::CacheHit,
         Reason::ClientClosed,
         Reason::AuthFailed,
-        Reason::ApiKeyInvalid,
+        Reason::MissingKey,
         Reason::Throttled,
         Reason::QuotaExceeded,
+        Reason::BudgetExceeded,
         Reason::NoApi,
         Reason::Websocket,
         Reason::WebsocketControl,
@@ -178,9 +182,10 @@ impl Reason {
             Reason::CacheHit => "cache_hit",
             Reason::ClientClosed => "client_closed",
             Reason::AuthFailed => "auth_failed",
-            Reason::ApiKeyInvalid => "api_key_invalid",
+            Reason::MissingKey => "missing_key",
             Reason::Throttled => "throttled",
             Reason::QuotaExceeded => "quota_exceeded",
+            Reason::BudgetExceeded => "budget_exceeded",
             Reason::NoApi => "no_api",
             Reason::Websocket => "websocket",
             Reason::WebsocketControl => "websocket_control",

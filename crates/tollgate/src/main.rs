@@ -1,6 +1,7 @@
 //! The `tollgate` binary: parse the command line, wire the crates together, map errors to an
 //! exit code. All behaviour lives in the library crates.
 
+mod budgets;
 mod cost;
 mod report;
 mod serve;

@@ -166,6 +166,10 @@ async fn serve(
     )
     .context("cannot open the access log")?;
     let admin_token = config.admin.token.clone();
+    let config_metering = config.metering.clone();
+    let store_url =
+        tollgate_store::parse_store_url(config_metering.store.as_deref().unwrap_or(DEFAULT_STORE))
+            .ok();
     let gateway = Arc::new(Gateway::new(
         Arc::new(config),
         metrics.clone(),
@@ -179,6 +183,19 @@ async fn serve(
         Arc::new(move || reload(&gateway, &args))
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // Budgets are priced from the ledger, so they need metering.
+    let budget_status = match (&config_metering.enabled, &store_url) {
+        (true, Some(url)) => {
+            let every = (config_metering.flush_interval * 5).max(std::time::Duration::from_secs(1));
+            Some(crate::budgets::spawn(
+                Arc::clone(&gateway),
+                url.clone(),
+                every,
+                shutdown_rx.clone(),
+            ))
+        }
+        _ => None,
+    };
     let admin = tokio::spawn(tollgate_admin::serve(
         tokio::net::TcpListener::from_std(admin_listener)?,
         admin_token,
@@ -202,6 +219,13 @@ async fn serve(
                 let gateway = Arc::clone(&gateway);
                 Arc::new(move |_query: &str| Ok(quotas_json(&gateway)))
             },
+            budgets: Arc::new(move |_query: &str| match &budget_status {
+                Some(last) => Ok(crate::budgets::status_json(last)),
+                None => Err(tollgate_admin::QueryError {
+                    status: 404,
+                    message: "budgets need metering (metering.enabled: false)".into(),
+                }),
+            }),
         },
         shutdown_rx.clone(),
     ));

@@ -165,7 +165,7 @@ async fn api_keys_and_quotas_answer_as_aws_and_are_metered_as_non_billable() {
             .map(|r| r.counts.events)
             .sum()
     };
-    assert_eq!(events("api_key_invalid", "", false), 4, "{rows:#?}");
+    assert_eq!(events("missing_key", "", false), 4, "{rows:#?}");
     assert_eq!(events("mock", "demo", true), 5);
     assert_eq!(events("quota_exceeded", "demo", false), 1);
 }

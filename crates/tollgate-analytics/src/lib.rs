@@ -1,0 +1,9 @@
+//! Cost intelligence over the ledger. So far: monthly dollar budgets ([`budget`]).
+//!
+//! Everything here reads the ledger through the `Ledger` trait and prices with
+//! `tollgate-pricing`; nothing is on the request path. The gateway's binary runs the
+//! evaluations on a timer and turns their results into alerts and enforcement.
+
+pub mod budget;
+
+pub use budget::{evaluate, Alert, AlertTracker, BudgetError, BudgetSpec, BudgetStatus};
