@@ -15,6 +15,9 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 # examples/mint-token.sh signs the auth example's demo tokens with openssl.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# SigV4 tests sign requests with botocore, installed into a venv below.
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -26,6 +29,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+PYENV=target/pyenv
+if ! "$PYENV/bin/python3" -c 'import botocore' >/dev/null 2>&1; then
+  log "installing botocore into $PYENV"
+  python3 -m venv "$PYENV"
+  "$PYENV/bin/pip" install -q --disable-pip-version-check botocore
+fi
+export TOLLGATE_TEST_PYTHON="$PWD/$PYENV/bin/python3"
 
 # --- checks ------------------------------------------------------------------------------
 log "cargo fmt --check"

@@ -10,8 +10,18 @@
 //! follow as their own modules.
 
 pub mod jwt;
+pub mod request;
+pub mod sigv4;
 
 pub use jwt::{
     FetchError, FetchFuture, HttpFetcher, JwksFetcher, JwtAuthorizer, JwtConfigError, JwtError,
     JwtPrincipal, JwtSettings,
+};
+pub use request::{
+    AuthorizerRequest, FunctionFailure, IdentitySource, LambdaPrincipal, PayloadFormat,
+    RequestAuthConfigError, RequestAuthError, RequestAuthorizer, RequestAuthorizerSettings,
+};
+pub use sigv4::{
+    execute_api_arn, AccessKey, Effect, IamPrincipal, Policy, SigV4ConfigError, SigV4Error,
+    SigV4Verifier, SignedRequest,
 };

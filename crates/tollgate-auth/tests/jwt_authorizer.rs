@@ -67,7 +67,10 @@ fn bearer(token: &str) -> HeaderMap {
 }
 
 /// Asserts a 401 `invalid_token` denial with the given error.
-fn assert_denied(result: Result<tollgate_auth::JwtPrincipal, JwtError>, expected: JwtError) {
+fn assert_denied(
+    result: Result<std::sync::Arc<tollgate_auth::JwtPrincipal>, JwtError>,
+    expected: JwtError,
+) {
     let err = result.expect_err("token must be refused");
     assert_eq!(err, expected);
     assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
@@ -886,4 +889,41 @@ async fn http_fetcher_speaks_http_and_https_only() {
         Err(FetchError::Status(404))
     ));
     assert!(f.fetch(&server.jwks_uri()).await.is_ok());
+}
+
+/// A token verified once is remembered (no second signature check), but every later use is
+/// checked again for time and scopes, and a new key set forgets it.
+#[tokio::test]
+async fn a_remembered_token_is_still_checked_for_time_scopes_and_keys() {
+    let server = JwksServer::start(standard_jwks()).await;
+    let a = ready(&server).await;
+    let short = with(claims(&server), json!({"exp": now() + 2, "scope": "read"}));
+    let t = signed("ES256", &short);
+    let first = a.authorize(&bearer(&t), &[]).await.unwrap();
+    let again = a.authorize(&bearer(&t), &[]).await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &again),
+        "the second use is served from the verified-token cache"
+    );
+    // Scopes are per route: the cached token still lacks `write`.
+    let err = a
+        .authorize(&bearer(&t), &["write".to_string()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), StatusCode::FORBIDDEN);
+    // Once it expires, the cached verification does not keep it alive.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_denied(a.authorize(&bearer(&t), &[]).await, JwtError::Expired);
+
+    // A key set without the token's key: a fresh token verified before the refresh is
+    // refused after it, although this thread remembers it.
+    let t2 = signed("ES256", &claims(&server));
+    a.authorize(&bearer(&t2), &[]).await.unwrap();
+    let mut jwks = standard_jwks();
+    if let Some(keys) = jwks["keys"].as_array_mut() {
+        keys.retain(|k| k["crv"] != "P-256");
+    }
+    server.set_jwks(jwks);
+    a.prefetch().await.unwrap();
+    assert!(a.authorize(&bearer(&t2), &[]).await.is_err());
 }

@@ -44,7 +44,7 @@ pub struct Context {
     /// The API key that was validated for this request (index into the runtime's keys).
     pub api_key: Option<u32>,
     /// What the route's authorizer established (JWT claims and scopes).
-    pub principal: Option<Box<tollgate_auth::JwtPrincipal>>,
+    pub principal: Option<Arc<tollgate_auth::JwtPrincipal>>,
     /// How the meter classifies the request (set at each exit of the request path; a request
     /// dropped before one is reached stays `ClientClosed`).
     pub reason: Reason,

@@ -283,7 +283,7 @@ impl Gateway {
                 .authorize(&parts.headers, &route.authorization_scopes)
                 .await
             {
-                Ok(principal) => ctx.principal = Some(Box::new(principal)),
+                Ok(principal) => ctx.principal = Some(principal),
                 Err(e) => {
                     let kind = if e.status() == StatusCode::FORBIDDEN {
                         GatewayError::Forbidden

@@ -20,6 +20,7 @@ mod fetch;
 mod keys;
 #[cfg(test)]
 mod tests;
+mod verified;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -275,9 +276,26 @@ impl JwtAuthorizer {
         &self,
         headers: &HeaderMap,
         route_scopes: &[String],
-    ) -> Result<JwtPrincipal, JwtError> {
+    ) -> Result<Arc<JwtPrincipal>, JwtError> {
         let inner = &self.inner;
         let token = extract_token(headers, &inner.settings.identity_header)?;
+        // A token this thread verified with the current keys: only the per-request checks.
+        let owner = Arc::as_ptr(inner) as usize;
+        // The keys as they are before verifying: an entry is recorded against these, so a
+        // refresh during verification can only cost a miss, never a stale hit.
+        let keys_now = inner.keys.load();
+        if let Some(v) = verified::get(owner, &keys_now, token) {
+            let settings = &inner.settings;
+            claims::check(
+                &v.claims,
+                &settings.issuer,
+                &settings.audiences,
+                unix_now(),
+                settings.leeway,
+            )?;
+            claims::check_scopes(v.principal.scopes.as_deref(), route_scopes)?;
+            return Ok(Arc::clone(&v.principal));
+        }
         let header = parse_header(token)?;
         let claims = match inner.verify_cached(token, &header) {
             Some(verified) => verified?,
@@ -304,11 +322,21 @@ impl JwtAuthorizer {
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
         };
-        Ok(JwtPrincipal {
-            claims: claims::render(claims),
+        let principal = Arc::new(JwtPrincipal {
+            claims: claims::render(claims.clone()),
             scopes,
             subject,
-        })
+        });
+        verified::put(
+            owner,
+            &keys_now,
+            token,
+            Arc::new(verified::Verified {
+                claims,
+                principal: Arc::clone(&principal),
+            }),
+        );
+        Ok(principal)
     }
 }
 
