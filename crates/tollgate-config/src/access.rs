@@ -113,6 +113,20 @@ impl Cx<'_> {
                             String::new()
                         }
                     };
+                    for (field, set) in [
+                        ("endpoint", a.endpoint.is_some()),
+                        ("function", a.function.is_some()),
+                        ("payload_format_version", a.payload_format_version.is_some()),
+                        ("enable_simple_responses", a.enable_simple_responses),
+                        ("result_ttl_seconds", a.result_ttl_seconds.is_some()),
+                    ] {
+                        if set {
+                            self.err(
+                                &format!("{ap}/{field}"),
+                                format!("`{field}` applies to request authorizers, not jwt"),
+                            );
+                        }
+                    }
                     out.push(Authorizer {
                         name: name.clone(),
                         kind: AuthorizerKind::Jwt(JwtAuthorizer {
@@ -123,9 +137,185 @@ impl Cx<'_> {
                         }),
                     });
                 }
+                schema::AuthorizerType::Request => {
+                    out.push(self.request_authorizer(&ap, name, a));
+                }
             }
         }
         out
+    }
+
+    fn request_authorizer(&mut self, ap: &str, name: &str, a: &schema::Authorizer) -> Authorizer {
+        for (field, set) in [
+            ("issuer", a.issuer.is_some()),
+            ("audience", !a.audience.is_empty()),
+            ("jwks_uri", a.jwks_uri.is_some()),
+        ] {
+            if set {
+                self.err(
+                    &format!("{ap}/{field}"),
+                    format!("`{field}` applies to jwt authorizers, not request"),
+                );
+            }
+        }
+        let endpoint = match &a.endpoint {
+            Some(e) if e.starts_with("http://") && e.len() > "http://".len() => e.clone(),
+            Some(e) => {
+                self.err(
+                    &format!("{ap}/endpoint"),
+                    format!(
+                        "invalid endpoint `{e}`: expected an http:// URL of a Lambda Invoke API"
+                    ),
+                );
+                e.clone()
+            }
+            None => {
+                self.err(
+                    ap,
+                    format!("request authorizer `{name}` needs an `endpoint`"),
+                );
+                String::new()
+            }
+        };
+        let function = match &a.function {
+            Some(f) if !f.is_empty() => f.clone(),
+            _ => {
+                self.err(
+                    ap,
+                    format!("request authorizer `{name}` needs a `function`"),
+                );
+                String::new()
+            }
+        };
+        let payload_format = match a.payload_format_version {
+            Some(schema::PayloadFormatVersion::V1) => crate::model::PayloadFormat::V1,
+            _ => crate::model::PayloadFormat::V2,
+        };
+        if a.enable_simple_responses && payload_format == crate::model::PayloadFormat::V1 {
+            self.err(
+                &format!("{ap}/enable_simple_responses"),
+                "simple responses need payload_format_version \"2.0\"",
+            );
+        }
+        let identity_sources = a
+            .identity_source
+            .clone()
+            .unwrap_or_else(|| vec!["$request.header.Authorization".to_owned()]);
+        for (k, src) in identity_sources.iter().enumerate() {
+            let known = [
+                "$request.header.",
+                "$request.querystring.",
+                "$context.",
+                "$stageVariables.",
+            ];
+            let ok = known
+                .iter()
+                .any(|p| src.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
+            if !ok {
+                self.err(
+                    &format!("{ap}/identity_source/{k}"),
+                    format!("invalid identity source `{src}`: expected `$request.header.NAME`, `$request.querystring.NAME`, `$context.NAME` or `$stageVariables.NAME`"),
+                );
+            }
+        }
+        let ttl = a.result_ttl_seconds.unwrap_or(300);
+        if ttl > 0 && identity_sources.is_empty() {
+            self.err(
+                &format!("{ap}/result_ttl_seconds"),
+                "caching needs at least one identity source",
+            );
+        }
+        Authorizer {
+            name: name.to_owned(),
+            kind: AuthorizerKind::Request(crate::model::RequestAuthorizer {
+                endpoint,
+                function,
+                payload_format,
+                simple_responses: a.enable_simple_responses,
+                identity_sources,
+                result_ttl: std::time::Duration::from_secs(ttl.min(3600)),
+            }),
+        }
+    }
+
+    /// IAM settings: unique access keys, policies that name known principals.
+    pub(crate) fn iam(&mut self, raw: &schema::Iam) -> crate::model::Iam {
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        let mut keys = Vec::with_capacity(raw.access_keys.len());
+        if raw.access_keys.is_empty() {
+            self.err("/iam/access_keys", "at least one access key is needed");
+        }
+        for (i, k) in raw.access_keys.iter().enumerate() {
+            let kp = format!("/iam/access_keys/{i}");
+            let valid_id = (16..=128).contains(&k.access_key_id.len())
+                && k.access_key_id.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !valid_id {
+                self.err(
+                    &format!("{kp}/access_key_id"),
+                    format!(
+                        "invalid access key id `{}`: expected 16 to 128 letters and digits",
+                        k.access_key_id
+                    ),
+                );
+            } else if let Some(first) = ids.insert(&k.access_key_id, i) {
+                let line = self.line(&format!("/iam/access_keys/{first}/access_key_id"));
+                self.err(
+                    &format!("{kp}/access_key_id"),
+                    format!(
+                        "duplicate access key id `{}` (first at line {line})",
+                        k.access_key_id
+                    ),
+                );
+            }
+            if k.secret_access_key.is_empty() {
+                self.err(
+                    &format!("{kp}/secret_access_key"),
+                    "the secret must not be empty",
+                );
+            }
+            keys.push(crate::model::IamAccessKey {
+                access_key_id: k.access_key_id.clone(),
+                secret_access_key: k.secret_access_key.clone(),
+                session_token: k.session_token.clone(),
+                principal: k
+                    .principal
+                    .clone()
+                    .unwrap_or_else(|| k.access_key_id.clone()),
+            });
+        }
+        let mut policies = Vec::with_capacity(raw.policies.len());
+        for (i, p) in raw.policies.iter().enumerate() {
+            let pp = format!("/iam/policies/{i}");
+            for (k, who) in p.principals.iter().enumerate() {
+                let known = who == "*"
+                    || keys
+                        .iter()
+                        .any(|key| &key.principal == who || &key.access_key_id == who);
+                if !known {
+                    self.err(
+                        &format!("{pp}/principals/{k}"),
+                        format!("`{who}` is neither an access key id nor a principal of `iam.access_keys`"),
+                    );
+                }
+            }
+            if p.resources.is_empty() {
+                self.err(
+                    &format!("{pp}/resources"),
+                    "a policy needs at least one resource (`*` for all)",
+                );
+            }
+            policies.push(crate::model::IamPolicy {
+                allow: p.effect == schema::IamEffect::Allow,
+                principals: p.principals.clone(),
+                actions: p.actions.clone(),
+                resources: p.resources.clone(),
+            });
+        }
+        crate::model::Iam {
+            access_keys: keys,
+            policies,
+            clock_skew: std::time::Duration::from_secs(raw.clock_skew_seconds.unwrap_or(900)),
+        }
     }
 
     /// Resolve each route's authorizer, scopes and API-key requirement.
@@ -169,6 +359,26 @@ impl Cx<'_> {
                         format!("invalid scope `{s}`: expected a word without spaces"),
                     );
                 }
+            }
+            if r.authorization == schema::RouteAuthorization::AwsIam {
+                route.aws_iam = true;
+                if r.authorizer.is_some() {
+                    self.err(
+                        &format!("{rp}/authorization"),
+                        "a route has either an `authorizer` or `authorization: aws_iam`, not both",
+                    );
+                }
+            }
+            if !r.authorization_scopes.is_empty()
+                && route
+                    .authorizer
+                    .and_then(|i| authorizers.get(i))
+                    .is_some_and(|a| !matches!(a.kind, AuthorizerKind::Jwt(_)))
+            {
+                self.err(
+                    &format!("{rp}/authorization_scopes"),
+                    "authorization scopes apply to jwt authorizers only",
+                );
             }
             route.authorization_scopes = r.authorization_scopes.clone();
             route.api_key_required = r.api_key_required;

@@ -127,6 +127,19 @@ impl Cx<'_> {
         let usage_plans = self.usage_plans(&raw.usage_plans, &apis, &api_keys);
         self.throttles_within_account(throttle, &apis, &usage_plans);
         let budgets = self.budgets(&raw.budgets, &apis, &api_keys);
+        let iam = raw.iam.as_ref().map(|i| self.iam(i));
+        if iam.is_none() {
+            for (a, api) in apis.iter().enumerate() {
+                for (r, route) in api.routes.iter().enumerate() {
+                    if route.aws_iam {
+                        self.err(
+                            &format!("/apis/{a}/routes/{r}/authorization"),
+                            "`authorization: aws_iam` needs an `iam` section with access keys",
+                        );
+                    }
+                }
+            }
+        }
         GatewayConfig {
             source: self.file.to_path_buf(),
             account_id: raw.account_id.clone(),
@@ -140,6 +153,7 @@ impl Cx<'_> {
             api_keys,
             usage_plans,
             budgets,
+            iam,
             apis,
         }
     }
@@ -1105,6 +1119,7 @@ impl Cx<'_> {
                 authorizer: None,
                 authorization_scopes: Vec::new(),
                 api_key_required: false,
+                aws_iam: false,
             });
         }
         out

@@ -30,7 +30,32 @@ pub struct GatewayConfig {
     pub api_keys: Vec<ApiKey>,
     pub usage_plans: Vec<UsagePlan>,
     pub budgets: Vec<Budget>,
+    pub iam: Option<Iam>,
     pub apis: Vec<Api>,
+}
+
+/// IAM (SigV4) authorization settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Iam {
+    pub access_keys: Vec<IamAccessKey>,
+    pub policies: Vec<IamPolicy>,
+    pub clock_skew: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamAccessKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    pub principal: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamPolicy {
+    pub allow: bool,
+    pub principals: Vec<String>,
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
 }
 
 /// A monthly dollar budget over the usage matching its scope.
@@ -115,6 +140,20 @@ pub struct Authorizer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorizerKind {
     Jwt(JwtAuthorizer),
+    Request(RequestAuthorizer),
+}
+
+/// A request (Lambda) authorizer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestAuthorizer {
+    pub endpoint: String,
+    pub function: String,
+    pub payload_format: PayloadFormat,
+    pub simple_responses: bool,
+    /// As written: `$request.header.NAME`, `$request.querystring.NAME`, `$context.NAME`,
+    /// `$stageVariables.NAME`.
+    pub identity_sources: Vec<String>,
+    pub result_ttl: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +290,8 @@ pub struct Route {
     pub authorizer: Option<usize>,
     pub authorization_scopes: Vec<String>,
     pub api_key_required: bool,
+    /// SigV4 with `GatewayConfig::iam`.
+    pub aws_iam: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -69,6 +69,9 @@ pub struct Config {
     /// Monthly budgets in dollars per API, stage or API key, priced from the ledger.
     #[serde(default)]
     pub budgets: Vec<Budget>,
+    /// IAM (SigV4) authorization for routes with `authorization: aws_iam`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam: Option<Iam>,
     /// The APIs this gateway serves.
     #[serde(default)]
     pub apis: Vec<Api>,
@@ -311,11 +314,11 @@ pub enum OnLimit {
     Block,
 }
 
-/// An authorizer. Only `jwt` exists so far; request authorizers are planned.
+/// An authorizer: `jwt` (verifies a JWT) or `request` (asks a Lambda-style function).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Authorizer {
-    /// Authorizer type: `jwt`.
+    /// Authorizer type: `jwt` or `request`.
     #[serde(rename = "type")]
     pub kind: AuthorizerType,
     /// jwt (required): the token issuer (`iss`), an `http://` or `https://` URL; its JWKS is
@@ -325,12 +328,34 @@ pub struct Authorizer {
     /// jwt (required): accepted audiences, matched against the token's `aud` or `client_id`.
     #[serde(default)]
     pub audience: Vec<String>,
-    /// jwt: where the token is, `$request.header.NAME`; default `$request.header.Authorization`.
+    /// Where the identity is: jwt: one `$request.header.NAME` (default
+    /// `$request.header.Authorization`); request: any of `$request.header.NAME`,
+    /// `$request.querystring.NAME`, `$context.NAME`, `$stageVariables.NAME` (default
+    /// `$request.header.Authorization`); a request without one of them is refused (401)
+    /// without calling the function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_source: Option<Vec<String>>,
     /// jwt: the JWKS URL, instead of OpenID discovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// request (required): base URL of a Lambda-compatible Invoke API, `http://host:port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// request (required): the function's name or ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// request: the event format, `"2.0"` (default) or `"1.0"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_format_version: Option<PayloadFormatVersion>,
+    /// request, 2.0: the function answers `{"isAuthorized": bool, "context": {}}` instead of
+    /// an IAM policy.
+    #[serde(default)]
+    pub enable_simple_responses: bool,
+    /// request: how long an answer is reused for the same identity, 0 to 3600 seconds;
+    /// default 300 (0: ask every time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 3600))]
+    pub result_ttl_seconds: Option<u64>,
 }
 
 /// The authorizer type.
@@ -338,6 +363,7 @@ pub struct Authorizer {
 #[serde(rename_all = "snake_case")]
 pub enum AuthorizerType {
     Jwt,
+    Request,
 }
 
 /// Usage metering (docs/metering.md). Changes take effect on restart, not on reload.
@@ -584,6 +610,79 @@ pub struct Route {
     /// Require an API key (`x-api-key`) that is in a usage plan covering this stage.
     #[serde(default)]
     pub api_key_required: bool,
+    /// `aws_iam`: require a SigV4 signature from one of `iam.access_keys`, allowed by
+    /// `iam.policies` (instead of an `authorizer`); `none` (default).
+    #[serde(default)]
+    pub authorization: RouteAuthorization,
+}
+
+/// A route's built-in authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteAuthorization {
+    #[default]
+    None,
+    AwsIam,
+}
+
+/// IAM authorization: the access keys that may sign requests (SigV4, service
+/// `execute-api`) and the policies that allow them.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Iam {
+    /// Access keys; at least one.
+    pub access_keys: Vec<IamAccessKey>,
+    /// Policies: a request needs an `Allow` that matches and no `Deny` that matches.
+    #[serde(default)]
+    pub policies: Vec<IamPolicy>,
+    /// Accepted clock difference of a signature's time, in seconds; default 900 (15 minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub clock_skew_seconds: Option<u64>,
+}
+
+/// An access key.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IamAccessKey {
+    /// The access key id (`AKIA...`).
+    pub access_key_id: String,
+    /// The secret; never printed in errors.
+    pub secret_access_key: String,
+    /// For temporary credentials: the session token the client must send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    /// Who the key belongs to (an ARN or a name): what policies name, `$context.identity.userArn`
+    /// and the meter's client. Default: the access key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+}
+
+/// A policy statement.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IamPolicy {
+    /// `Allow` or `Deny`.
+    pub effect: IamEffect,
+    /// Principals (or access key ids) it applies to; `*` for all.
+    pub principals: Vec<String>,
+    /// Actions, e.g. `execute-api:Invoke`; `*` and `?` wildcards.
+    #[serde(default = "default_iam_actions")]
+    pub actions: Vec<String>,
+    /// Resources: `arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE/METHOD/PATH`, `*` and `?`
+    /// wildcards.
+    pub resources: Vec<String>,
+}
+
+fn default_iam_actions() -> Vec<String> {
+    vec!["execute-api:Invoke".to_owned()]
+}
+
+/// A policy effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum IamEffect {
+    Allow,
+    Deny,
 }
 
 /// The integration type: `http_proxy` (forward to `uri`), `mock` (fixed response), `lambda`

@@ -145,7 +145,7 @@ fn unknown_field_is_located_at_its_key() {
     );
     assert_eq!(
         errors(&format!("{LISTENER}colour: blue\n")),
-        ["gw.yaml:4:1: unknown field `colour`, expected one of `access_log`, `account_id`, `admin`, `api_keys`, `apis`, `budgets`, `listeners`, `metering`, `region`, `server`, `throttle`, `usage_plans`"]
+        ["gw.yaml:4:1: unknown field `colour`, expected one of `access_log`, `account_id`, `admin`, `api_keys`, `apis`, `budgets`, `iam`, `listeners`, `metering`, `region`, `server`, `throttle`, `usage_plans`"]
     );
 }
 
@@ -230,7 +230,7 @@ fn json_input_has_locations() {
 "#;
     assert_eq!(
         errors(text),
-        ["gw.yaml:4:68: unknown field `extra`, expected one of `api_key_required`, `authorization_scopes`, `authorizer`, `integration`, `key`"]
+        ["gw.yaml:4:68: unknown field `extra`, expected one of `api_key_required`, `authorization`, `authorization_scopes`, `authorizer`, `integration`, `key`"]
     );
     let text = text
         .replace(", \"extra\": 1", "")
@@ -1169,7 +1169,9 @@ fn access_control_compiles_into_the_model() {
         )]
     );
     let api = &c.apis[0];
-    let AuthorizerKind::Jwt(jwt) = &api.authorizers[0].kind;
+    let AuthorizerKind::Jwt(jwt) = &api.authorizers[0].kind else {
+        panic!("a jwt authorizer");
+    };
     assert_eq!(jwt.identity_header, "authorization");
     assert_eq!(jwt.audiences, ["app"]);
     assert_eq!(api.routes[0].authorizer, Some(0));
@@ -1279,4 +1281,68 @@ fn budgets_compile_and_their_errors_are_reported() {
     }
     let e = errors(&with("  - {name: b, key: k1, limit_usd: \"1.2.3\"}\n"));
     assert!(e[0].contains("does not match the pattern"), "{e:?}");
+}
+
+#[test]
+fn request_authorizers_and_iam_compile_and_their_errors_are_reported() {
+    let config = r#"listeners: [{name: main, address: "127.0.0.1:0"}]
+iam:
+  access_keys:
+    - {access_key_id: AKIAEXAMPLE000001, secret_access_key: s3cret, principal: "arn:aws:iam::123456789012:user/ci"}
+  policies:
+    - {effect: Allow, principals: ["arn:aws:iam::123456789012:user/ci"], resources: ["arn:aws:execute-api:*:*:*/*/GET/*"]}
+apis:
+  - name: shop
+    authorizers:
+      fn: {type: request, endpoint: "http://127.0.0.1:9001", function: auth, identity_source: ["$request.header.x-token", "$context.routeKey"], result_ttl_seconds: 0, enable_simple_responses: true}
+    routes:
+      - {key: "GET /a", integration: m, authorizer: fn}
+      - {key: "GET /b", integration: m, authorization: aws_iam}
+    integrations:
+      m: {type: mock}
+"#;
+    let c = ok(config);
+    let AuthorizerKind::Request(r) = &c.apis[0].authorizers[0].kind else {
+        panic!("a request authorizer");
+    };
+    assert_eq!(
+        r.identity_sources,
+        ["$request.header.x-token", "$context.routeKey"]
+    );
+    assert_eq!(r.result_ttl, Duration::ZERO);
+    assert!(r.simple_responses);
+    assert!(c.apis[0].routes[1].aws_iam);
+    let iam = c.iam.as_ref().unwrap();
+    assert_eq!(iam.clock_skew, Duration::from_secs(900));
+    assert!(iam.policies[0].allow);
+
+    let broken = config
+        .replace(
+            "endpoint: \"http://127.0.0.1:9001\"",
+            "endpoint: \"ftp://x\"",
+        )
+        .replace("$context.routeKey", "$body.x")
+        .replace(
+            "principals: [\"arn:aws:iam::123456789012:user/ci\"]",
+            "principals: [nobody]",
+        )
+        .replace(
+            "authorization: aws_iam}",
+            "authorization: aws_iam, authorizer: fn}",
+        );
+    let e = errors(&broken).join("\n");
+    for expected in [
+        "invalid endpoint `ftp://x`",
+        "invalid identity source `$body.x`",
+        "`nobody` is neither an access key id nor a principal",
+        "either an `authorizer` or `authorization: aws_iam`",
+    ] {
+        assert!(e.contains(expected), "missing `{expected}` in:\n{e}");
+    }
+    let no_iam = config.replace("iam:\n  access_keys:\n    - {access_key_id: AKIAEXAMPLE000001, secret_access_key: s3cret, principal: \"arn:aws:iam::123456789012:user/ci\"}\n  policies:\n    - {effect: Allow, principals: [\"arn:aws:iam::123456789012:user/ci\"], resources: [\"arn:aws:execute-api:*:*:*/*/GET/*\"]}\n", "");
+    assert!(
+        errors(&no_iam)[0].contains("needs an `iam` section"),
+        "{:?}",
+        errors(&no_iam)
+    );
 }

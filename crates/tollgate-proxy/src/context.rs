@@ -43,8 +43,10 @@ pub struct Context {
     pub slot: SlotRef,
     /// The API key that was validated for this request (index into the runtime's keys).
     pub api_key: Option<u32>,
-    /// What the route's authorizer established (JWT claims and scopes).
-    pub principal: Option<Arc<tollgate_auth::JwtPrincipal>>,
+    /// What the route's authorizer established.
+    pub principal: Option<Principal>,
+    /// `$context.authorizer.error`: why a request authorizer failed.
+    pub authorizer_error: Option<Cow<'static, str>>,
     /// How the meter classifies the request (set at each exit of the request path; a request
     /// dropped before one is reached stays `ClientClosed`).
     pub reason: Reason,
@@ -102,10 +104,8 @@ impl Context {
                 .error
                 .map(|e| Cow::Owned(format!("\"{}\"", e.message()))),
             "error.responseType" => self.error.map(|e| Cow::Borrowed(e.response_type())),
-            _ => {
-                let claim = name.strip_prefix("authorizer.claims.")?;
-                self.principal.as_ref()?.claim(claim).map(Cow::Borrowed)
-            }
+            "authorizer.error" => self.authorizer_error.as_deref().map(Cow::Borrowed),
+            _ => self.principal.as_ref()?.var(name),
         }
     }
 
@@ -142,6 +142,72 @@ impl Context {
 
     fn domain_name(&self) -> Option<&str> {
         self.domain_name.as_ref().and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Who an authorizer says the caller is.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Jwt(Arc<tollgate_auth::JwtPrincipal>),
+    Lambda(Arc<tollgate_auth::LambdaPrincipal>),
+    Iam(Arc<tollgate_auth::IamPrincipal>),
+}
+
+impl Principal {
+    /// Who to meter the request to: the JWT's subject, the Lambda authorizer's principal id,
+    /// the IAM principal.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Principal::Jwt(p) => p.subject.as_deref(),
+            Principal::Lambda(p) => p.principal_id.as_deref(),
+            Principal::Iam(p) => Some(&p.principal),
+        }
+    }
+
+    /// `$context.authorizer.*` and `$context.identity.*` values the authorizer sets.
+    fn var(&self, name: &str) -> Option<Cow<'_, str>> {
+        match self {
+            Principal::Jwt(p) => p
+                .claim(name.strip_prefix("authorizer.claims.")?)
+                .map(Cow::Borrowed),
+            Principal::Lambda(p) => {
+                let key = name.strip_prefix("authorizer.")?;
+                if key == "principalId" {
+                    return p.principal_id.as_deref().map(Cow::Borrowed);
+                }
+                p.context_value(key).map(Cow::Owned)
+            }
+            Principal::Iam(p) => match name {
+                "identity.accessKey" => Some(Cow::Borrowed(&p.access_key_id)),
+                "identity.userArn" | "identity.caller" | "identity.user" => {
+                    Some(Cow::Borrowed(&p.principal))
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// `requestContext.authorizer` of a payload 2.0 event.
+    pub fn event_v2(&self) -> serde_json::Value {
+        match self {
+            Principal::Jwt(p) => p.request_context_authorizer(),
+            Principal::Lambda(p) => p.request_context_authorizer_v2(),
+            Principal::Iam(p) => serde_json::json!({"iam": {
+                "accessKey": p.access_key_id,
+                "userArn": p.principal,
+                "callerId": p.access_key_id,
+                "userId": p.access_key_id,
+            }}),
+        }
+    }
+
+    /// `requestContext.authorizer` of a payload 1.0 event (`None`: AWS's empty one).
+    pub fn event_v1(&self) -> Option<serde_json::Value> {
+        match self {
+            Principal::Jwt(p) => p.request_context_authorizer().get("jwt").cloned(),
+            Principal::Lambda(p) => Some(p.request_context_authorizer_v1()),
+            Principal::Iam(_) => None,
+        }
     }
 }
 

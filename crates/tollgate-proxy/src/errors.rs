@@ -37,6 +37,9 @@ pub enum GatewayError {
     Throttled,
     /// The API key's usage-plan quota is used up: 429 `{"message":"Limit Exceeded"}`.
     QuotaExceeded,
+    /// A request authorizer could not be invoked or answered something unusable: 500
+    /// `{"message":"Internal Server Error"}` (aws-facts §3.9).
+    AuthorizerFailure,
     /// A dollar budget covering the request is spent and blocks (or throttles) its scope: 429
     /// `{"message":"Budget Exceeded"}` — tollgate's own answer, distinct from AWS's throttles.
     BudgetExceeded,
@@ -50,7 +53,9 @@ impl GatewayError {
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::IntegrationTimeout => StatusCode::SERVICE_UNAVAILABLE,
-            Self::IntegrationFailure | Self::LambdaFailure => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::IntegrationFailure | Self::LambdaFailure | Self::AuthorizerFailure => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::InvalidApiKey => StatusCode::FORBIDDEN,
@@ -68,7 +73,7 @@ impl GatewayError {
             Self::HeadersTooLarge => br#"{"message":"Request Header Fields Too Large"}"#,
             Self::RequestTimeout => br#"{"message":"Request Timeout"}"#,
             Self::IntegrationTimeout => br#"{"message":"Service Unavailable"}"#,
-            Self::IntegrationFailure | Self::LambdaFailure => {
+            Self::IntegrationFailure | Self::LambdaFailure | Self::AuthorizerFailure => {
                 br#"{"message":"Internal Server Error"}"#
             }
             Self::BadRequest => br#"{"message":"Bad Request"}"#,
@@ -88,7 +93,9 @@ impl GatewayError {
             Self::HeadersTooLarge => "RequestHeaderFieldsTooLargeException",
             Self::RequestTimeout => "RequestTimeoutException",
             Self::IntegrationTimeout => "ServiceUnavailableException",
-            Self::IntegrationFailure | Self::LambdaFailure => "InternalServerErrorException",
+            Self::IntegrationFailure | Self::LambdaFailure | Self::AuthorizerFailure => {
+                "InternalServerErrorException"
+            }
             Self::BadRequest => "BadRequestException",
             Self::Unauthorized => "UnauthorizedException",
             Self::Forbidden | Self::InvalidApiKey => "ForbiddenException",
@@ -106,7 +113,9 @@ impl GatewayError {
             Self::HeadersTooLarge => "Request Header Fields Too Large",
             Self::RequestTimeout => "Request Timeout",
             Self::IntegrationTimeout => "Service Unavailable",
-            Self::IntegrationFailure | Self::LambdaFailure => "Internal Server Error",
+            Self::IntegrationFailure | Self::LambdaFailure | Self::AuthorizerFailure => {
+                "Internal Server Error"
+            }
             Self::BadRequest => "Bad Request",
             Self::Unauthorized => "Unauthorized",
             Self::Forbidden | Self::InvalidApiKey => "Forbidden",
@@ -125,6 +134,7 @@ impl GatewayError {
             Self::RequestTimeout => "BAD_REQUEST_BODY",
             Self::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             Self::IntegrationFailure | Self::LambdaFailure => "INTEGRATION_FAILURE",
+            Self::AuthorizerFailure => "AUTHORIZER_FAILURE",
             Self::BadRequest => "BAD_REQUEST_PARAMETERS",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "ACCESS_DENIED",

@@ -20,14 +20,14 @@ use tollgate_types::usage::Reason;
 use tollgate_types::RequestIdGenerator;
 
 use crate::access_log::AccessLog;
-use crate::context::{version_str, Context};
+use crate::context::{version_str, Context, Principal};
 use crate::cors::CorsPolicy;
 use crate::errors::GatewayError;
 use crate::integration::{self, IntegrationFailure, IntegrationResponse};
 use crate::lambda;
 use crate::mapping::{self, RequestParts, Sources};
 use crate::metrics::Metrics;
-use crate::runtime::{BuildError, Runtime, SlotRef};
+use crate::runtime::{AuthorizerRt, BuildError, Runtime, SlotRef};
 
 /// The data plane's shared state: the current configuration and the things that outlive it.
 pub struct Gateway {
@@ -161,6 +161,7 @@ impl Gateway {
             slot: SlotRef::NoApi,
             api_key: None,
             principal: None,
+            authorizer_error: None,
             reason: Reason::ClientClosed,
         });
         // If the client goes away, hyper drops this future mid-way; the guard still logs,
@@ -276,25 +277,93 @@ impl Gateway {
         };
         ctx.route_key = Some(Arc::clone(&art.route_keys[m.route]));
 
-        // The route's authorizer (aws-facts §3.8): cached keys answer without I/O.
-        if let Some(a) = route.authorizer.and_then(|i| art.authorizers.get(i)) {
-            match a
-                .jwt
-                .authorize(&parts.headers, &route.authorization_scopes)
-                .await
-            {
-                Ok(principal) => ctx.principal = Some(principal),
-                Err(e) => {
-                    let kind = if e.status() == StatusCode::FORBIDDEN {
-                        GatewayError::Forbidden
-                    } else {
-                        GatewayError::Unauthorized
-                    };
-                    let mut resp = fail(ctx, Reason::AuthFailed, kind);
-                    if let Ok(v) = HeaderValue::try_from(e.www_authenticate()) {
-                        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        let params: Vec<(&str, Cow<'_, str>)> = m
+            .params
+            .iter()
+            .map(|(k, v)| {
+                (
+                    *k,
+                    percent_encoding::percent_decode_str(v).decode_utf8_lossy(),
+                )
+            })
+            .collect();
+        let raw_query = parts.uri.query().unwrap_or("");
+
+        // The route's authorizer (aws-facts §3.8, §3.9): cached keys or answers cost no I/O.
+        match route
+            .authorizer
+            .and_then(|i| art.authorizers.get(i))
+            .map(|a| &a.kind)
+        {
+            None => {}
+            Some(AuthorizerRt::Jwt(jwt)) => {
+                match jwt
+                    .authorize(&parts.headers, &route.authorization_scopes)
+                    .await
+                {
+                    Ok(p) => ctx.principal = Some(Principal::Jwt(p)),
+                    Err(e) => {
+                        let kind = if e.status() == StatusCode::FORBIDDEN {
+                            GatewayError::Forbidden
+                        } else {
+                            GatewayError::Unauthorized
+                        };
+                        let mut resp = fail(ctx, Reason::AuthFailed, kind);
+                        if let Ok(v) = HeaderValue::try_from(e.www_authenticate()) {
+                            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                        }
+                        return resp;
                     }
-                    return resp;
+                }
+            }
+            Some(AuthorizerRt::Request(authorizer)) => {
+                let decoded: Vec<(&str, &str)> =
+                    params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+                let result = {
+                    let ctx_ref: &Context = ctx;
+                    let context_var = |name: &str| ctx_ref.var(name).map(Cow::into_owned);
+                    let host = parts
+                        .headers
+                        .get(header::HOST)
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("");
+                    let req = tollgate_auth::AuthorizerRequest {
+                        method: &parts.method,
+                        raw_path: parts.uri.path(),
+                        path,
+                        raw_query,
+                        headers: &parts.headers,
+                        path_params: &decoded,
+                        stage_variables: &stage.variables,
+                        route_key: &route.key,
+                        resource_path: match &route.matcher {
+                            RouteMatcher::Default => "$default",
+                            RouteMatcher::Path { path, .. } => path.as_str(),
+                        },
+                        region: &rt.config.region,
+                        account_id: &rt.config.account_id,
+                        api_id: &api.id,
+                        stage: &stage.name,
+                        domain_name: host,
+                        source_ip: peer.ip.to_str().unwrap_or(""),
+                        protocol: version_str(parts.version),
+                        request_id: ctx_ref.request_id.as_str(),
+                        request_time: ctx_ref.request_time.into(),
+                        context_var: Some(&context_var),
+                    };
+                    authorizer.authorize(&req).await
+                };
+                match result {
+                    Ok(p) => ctx.principal = Some(Principal::Lambda(Arc::new(p))),
+                    Err(e) => {
+                        let kind = match e.status().as_u16() {
+                            401 => GatewayError::Unauthorized,
+                            403 => GatewayError::Forbidden,
+                            _ => GatewayError::AuthorizerFailure,
+                        };
+                        ctx.authorizer_error = Some(e.authorizer_error().into());
+                        return fail(ctx, Reason::AuthFailed, kind);
+                    }
                 }
             }
         }
@@ -340,16 +409,6 @@ impl Gateway {
                 return fail(ctx, Reason::QuotaExceeded, GatewayError::QuotaExceeded);
             }
         }
-        let params: Vec<(&str, Cow<'_, str>)> = m
-            .params
-            .iter()
-            .map(|(k, v)| {
-                (
-                    *k,
-                    percent_encoding::percent_decode_str(v).decode_utf8_lossy(),
-                )
-            })
-            .collect();
 
         let declared = parts
             .headers
@@ -380,12 +439,47 @@ impl Gateway {
         };
         ctx.request_bytes = body.len() as u64;
 
+        // IAM authorization needs the body (its hash is signed), so it comes after reading
+        // it (aws-facts §3.10).
+        if route.aws_iam {
+            let Some(verifier) = &rt.iam else {
+                // compile() refuses aws_iam routes without an `iam` section.
+                return fail(ctx, Reason::AuthFailed, GatewayError::Forbidden);
+            };
+            let mut signed = tollgate_auth::SignedRequest::new(
+                parts.method.as_str(),
+                parts.uri.path(),
+                parts.uri.query(),
+                &parts.headers,
+                &body,
+            );
+            if let Some(authority) = parts.uri.authority() {
+                signed = signed.with_authority(authority.as_str());
+            }
+            let arn = verifier.resource_arn(&api.id, &stage.name, parts.method.as_str(), path);
+            match verifier.verify_and_authorize(&signed, SystemTime::now(), &arn) {
+                Ok(p) => ctx.principal = Some(Principal::Iam(Arc::new(p))),
+                Err(e) => {
+                    ctx.error = Some(GatewayError::Forbidden);
+                    ctx.reason = Reason::AuthFailed;
+                    let mut resp = Response::new(Full::new(Bytes::from(e.body())));
+                    *resp.status_mut() = e.status();
+                    let h = resp.headers_mut();
+                    h.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    h.insert("x-amzn-errortype", HeaderValue::from_static(e.error_type()));
+                    return resp;
+                }
+            }
+        }
+
         let integ = &api.integrations[route.integration];
         let origin = art
             .cors
             .as_ref()
             .and_then(|_| parts.headers.get(header::ORIGIN).cloned());
-        let raw_query = parts.uri.query().unwrap_or("");
         // What mapping templates may read about this request (a macro, not a closure: the
         // headers may be moved out of `parts` in between).
         macro_rules! sources {
@@ -602,19 +696,13 @@ impl Gateway {
         };
         let event = match format {
             PayloadFormat::V2 => match &ctx.principal {
-                Some(p) => {
-                    lambda::event_v2_with_authorizer(&input, Some(&p.request_context_authorizer()))
-                }
+                Some(p) => lambda::event_v2_with_authorizer(&input, Some(&p.event_v2())),
                 None => lambda::event_v2(&input),
             },
-            // Payload 1.0 carries the JWT's claims and scopes without the `jwt` wrapper.
-            PayloadFormat::V1 => match &ctx.principal {
-                Some(p) => {
-                    let v = p.request_context_authorizer();
-                    lambda::event_v1_with_authorizer(&input, v.get("jwt"))
-                }
-                None => lambda::event_v1(&input),
-            },
+            PayloadFormat::V1 => {
+                let authorizer = ctx.principal.as_ref().and_then(Principal::event_v1);
+                lambda::event_v1_with_authorizer(&input, authorizer.as_ref())
+            }
         };
         let Some(req) = integration::lambda_request(endpoint, function, event) else {
             return Err(IntegrationFailure::new(
@@ -710,7 +798,7 @@ impl Finish<'_> {
                 dims: &slot.usage,
                 at_secs,
                 client: ctx.source_ip,
-                principal: ctx.principal.as_ref().and_then(|p| p.subject.as_deref()),
+                principal: ctx.principal.as_ref().and_then(Principal::subject),
                 api_key: ctx
                     .api_key
                     .and_then(|k| self.rt.access.key_ids.get(k as usize)),

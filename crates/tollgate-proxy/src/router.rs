@@ -163,6 +163,7 @@ mod tests {
             authorizer: None,
             authorization_scopes: Vec::new(),
             api_key_required: false,
+            aws_iam: false,
         }
     }
 

@@ -29,6 +29,8 @@ pub struct Runtime {
     pub access: AccessControl,
     /// Dollar budgets that can refuse requests.
     pub budgets: Vec<BudgetGate>,
+    /// SigV4 verification for routes with `authorization: aws_iam`.
+    pub iam: Option<tollgate_auth::SigV4Verifier>,
 }
 
 /// Budget states by name, owned by the gateway so they outlive a configuration.
@@ -42,40 +44,57 @@ pub enum BuildError {
     Router(#[from] RouterError),
     #[error("throttles and quotas: {0}")]
     Limits(#[from] tollgate_limits::LimitsError),
-    #[error("authorizer `{name}`: {source}")]
-    Authorizer {
-        name: String,
-        #[source]
-        source: tollgate_auth::JwtConfigError,
-    },
+    #[error("authorizer `{name}`: {message}")]
+    Authorizer { name: String, message: String },
 }
 
 /// A ready authorizer, with the settings it was built from (so a reload can keep one whose
-/// settings did not change, and with it its cached keys).
+/// settings did not change, and with it its cached keys or answers).
 pub struct Authorizer {
-    pub settings: model::JwtAuthorizer,
-    pub jwt: tollgate_auth::JwtAuthorizer,
+    pub settings: AuthorizerKind,
+    pub kind: AuthorizerRt,
+}
+
+/// The authorizer of each type.
+pub enum AuthorizerRt {
+    Jwt(tollgate_auth::JwtAuthorizer),
+    Request(tollgate_auth::RequestAuthorizer),
 }
 
 impl Authorizer {
     fn build(a: &model::Authorizer, previous: Option<&Runtime>) -> Result<Self, BuildError> {
-        let AuthorizerKind::Jwt(settings) = &a.kind;
         let kept = previous.and_then(|p| {
             p.apis
                 .iter()
                 .flat_map(|api| api.authorizers.iter())
-                .find(|old| &old.settings == settings)
+                .find(|old| old.settings == a.kind)
         });
         if let Some(old) = kept {
+            let kind = match &old.kind {
+                AuthorizerRt::Jwt(j) => AuthorizerRt::Jwt(j.clone()),
+                AuthorizerRt::Request(r) => AuthorizerRt::Request(r.clone()),
+            };
             return Ok(Self {
-                settings: settings.clone(),
-                jwt: old.jwt.clone(),
+                settings: a.kind.clone(),
+                kind,
             });
         }
-        let err = |source| BuildError::Authorizer {
-            name: a.name.clone(),
-            source,
+        let kind = match &a.kind {
+            AuthorizerKind::Jwt(settings) => AuthorizerRt::Jwt(Self::jwt(&a.name, settings)?),
+            AuthorizerKind::Request(settings) => {
+                AuthorizerRt::Request(Self::request(&a.name, settings)?)
+            }
         };
+        Ok(Self {
+            settings: a.kind.clone(),
+            kind,
+        })
+    }
+
+    fn jwt(
+        name: &str,
+        settings: &model::JwtAuthorizer,
+    ) -> Result<tollgate_auth::JwtAuthorizer, BuildError> {
         let header = http::HeaderName::from_bytes(settings.identity_header.as_bytes())
             .unwrap_or(http::header::AUTHORIZATION);
         let mut s = tollgate_auth::JwtSettings::new(
@@ -84,22 +103,97 @@ impl Authorizer {
         );
         s.identity_header = header;
         s.jwks_uri = settings.jwks_uri.clone();
-        let jwt = tollgate_auth::JwtAuthorizer::with_http(s).map_err(err)?;
+        let jwt =
+            tollgate_auth::JwtAuthorizer::with_http(s).map_err(|e| BuildError::Authorizer {
+                name: name.to_owned(),
+                message: e.to_string(),
+            })?;
         // Fetch the keys now rather than on the first request, when a runtime is at hand.
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let warm = jwt.clone();
-            let name = a.name.clone();
+            let name = name.to_owned();
             handle.spawn(async move {
                 if let Err(e) = warm.prefetch().await {
                     tracing::warn!(authorizer = %name, error = %e, "cannot fetch the JWKS yet; requests will retry");
                 }
             });
         }
-        Ok(Self {
-            settings: settings.clone(),
-            jwt,
-        })
+        Ok(jwt)
     }
+
+    fn request(
+        name: &str,
+        settings: &model::RequestAuthorizer,
+    ) -> Result<tollgate_auth::RequestAuthorizer, BuildError> {
+        let err = |message: String| BuildError::Authorizer {
+            name: name.to_owned(),
+            message,
+        };
+        let mut s = tollgate_auth::RequestAuthorizerSettings::new(
+            settings.endpoint.clone(),
+            settings.function.clone(),
+        );
+        s.payload_format = match settings.payload_format {
+            model::PayloadFormat::V1 => tollgate_auth::PayloadFormat::V1,
+            model::PayloadFormat::V2 => tollgate_auth::PayloadFormat::V2,
+        };
+        s.simple_responses = settings.simple_responses;
+        s.identity_sources = settings
+            .identity_sources
+            .iter()
+            .map(|src| tollgate_auth::IdentitySource::parse(src).map_err(|e| err(e.to_string())))
+            .collect::<Result<_, _>>()?;
+        s.result_ttl = settings.result_ttl;
+        tollgate_auth::RequestAuthorizer::new(s).map_err(|e| err(e.to_string()))
+    }
+}
+
+/// The SigV4 verifier of `config.iam`.
+fn iam_verifier(
+    config: &GatewayConfig,
+) -> Result<Option<tollgate_auth::SigV4Verifier>, BuildError> {
+    let Some(iam) = &config.iam else {
+        return Ok(None);
+    };
+    let keys = iam
+        .access_keys
+        .iter()
+        .map(|k| {
+            let key = tollgate_auth::AccessKey::new(
+                k.access_key_id.clone(),
+                k.secret_access_key.clone(),
+                k.principal.clone(),
+            );
+            match &k.session_token {
+                Some(t) => key.with_session_token(t.clone()),
+                None => key,
+            }
+        })
+        .collect();
+    let policies = iam
+        .policies
+        .iter()
+        .map(|p| {
+            let f = if p.allow {
+                tollgate_auth::Policy::allow
+            } else {
+                tollgate_auth::Policy::deny
+            };
+            f(p.principals.clone(), p.actions.clone(), p.resources.clone())
+        })
+        .collect();
+    tollgate_auth::SigV4Verifier::new(
+        keys,
+        policies,
+        config.region.clone(),
+        config.account_id.clone(),
+        iam.clock_skew,
+    )
+    .map(Some)
+    .map_err(|e| BuildError::Authorizer {
+        name: "iam".into(),
+        message: e.to_string(),
+    })
 }
 
 /// What one (API, stage, route) — or the unmatched remainder of a stage — records into: its
@@ -161,6 +255,7 @@ impl Runtime {
         budget_states: &BudgetStates,
     ) -> Result<Self, BuildError> {
         let budgets = BudgetGate::build_all(&config, budget_states)?;
+        let iam = iam_verifier(&config)?;
         let access = AccessControl::build(&config, previous.map(|p| &p.access))?;
         let mut listeners: Vec<ListenerTable> = config
             .listeners
@@ -203,6 +298,7 @@ impl Runtime {
             apis,
             access,
             budgets,
+            iam,
             config,
         })
     }

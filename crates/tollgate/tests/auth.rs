@@ -386,3 +386,236 @@ async fn auth_example_serves_the_demo() {
     assert!(codes[..10].iter().all(|&s| s == 200), "{codes:?}");
     assert!(codes.contains(&429), "{codes:?}");
 }
+
+/// The Python that has botocore: `$TOLLGATE_TEST_PYTHON` (set by scripts/test.sh), else the
+/// venv the test command creates. Never skips: a missing botocore fails with the fix.
+fn python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("TOLLGATE_TEST_PYTHON") {
+        return p.into();
+    }
+    let venv =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python3");
+    assert!(
+        venv.exists(),
+        "IAM tests sign with botocore: run ./scripts/test.sh, or `python3 -m venv \
+         target/pyenv && target/pyenv/bin/pip install botocore` in the workspace root"
+    );
+    venv
+}
+
+fn iam_call(spec: Value) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/iam_client.py");
+    let mut child = std::process::Command::new(python())
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(spec.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "botocore client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_routes_accept_botocore_signatures_and_refuse_bad_ones() {
+    let upstream = spawn_echo_upstream().await;
+    let config = format!(
+        r#"
+listeners: [{{name: main, address: "127.0.0.1:0"}}]
+admin: {{address: "127.0.0.1:0"}}
+metering: {{enabled: false}}
+iam:
+  access_keys:
+    - {{access_key_id: AKIDTOLLGATETEST01, secret_access_key: test-secret-1, principal: "arn:aws:iam::123456789012:user/ci"}}
+    - {{access_key_id: AKIDTOLLGATETEST02, secret_access_key: test-secret-2, principal: "arn:aws:iam::123456789012:user/intern"}}
+  policies:
+    - {{effect: Allow, principals: ["*"], resources: ["arn:aws:execute-api:us-east-1:123456789012:*/*/*/orders*"]}}
+    - {{effect: Deny, principals: ["arn:aws:iam::123456789012:user/intern"], resources: ["arn:aws:execute-api:*:*:*/*/POST/*"]}}
+apis:
+  - name: shop
+    stages: [{{name: prod}}]
+    routes:
+      - {{key: "ANY /orders", integration: echo, authorization: aws_iam}}
+    integrations:
+      echo:
+        type: http_proxy
+        uri: "{}/echo"
+        request_parameters:
+          "append:header.x-caller": "$context.identity.userArn"
+"#,
+        upstream.url()
+    );
+    let gw = Gateway::start(&config);
+    let url = format!("{}/prod/orders", gw.url("main"));
+    let call = |key: &str, secret: &str, method: &str, extra: Value| {
+        let mut spec = json!({"url": url, "method": method, "access_key": key,
+                              "secret_key": secret, "region": "us-east-1"});
+        if let (Value::Object(s), Value::Object(e)) = (&mut spec, extra) {
+            s.extend(e);
+        }
+        iam_call(spec)
+    };
+    let ok = call(
+        "AKIDTOLLGATETEST01",
+        "test-secret-1",
+        "POST",
+        json!({"body": "{\"n\":1}"}),
+    );
+    assert_eq!(ok["status"], 200, "{ok}");
+    let echoed: Value = serde_json::from_str(ok["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        echoed["headers"]["x-caller"],
+        json!(["arn:aws:iam::123456789012:user/ci"])
+    );
+    assert_eq!(echoed["body"], "{\"n\":1}");
+
+    let refused = |r: &Value, error_type: &str| {
+        assert_eq!(r["status"], 403, "{r}");
+        assert_eq!(r["error_type"], error_type, "{r}");
+    };
+    refused(
+        &call("AKIDTOLLGATETEST01", "wrong-secret", "GET", json!({})),
+        "InvalidSignatureException",
+    );
+    refused(
+        &call("AKIDUNKNOWNKEY0001", "test-secret-1", "GET", json!({})),
+        "UnrecognizedClientException",
+    );
+    refused(
+        &call(
+            "AKIDTOLLGATETEST01",
+            "test-secret-1",
+            "GET",
+            json!({"skew_seconds": -16 * 60}),
+        ),
+        "InvalidSignatureException",
+    );
+    let in_window = call(
+        "AKIDTOLLGATETEST01",
+        "test-secret-1",
+        "GET",
+        json!({"skew_seconds": -14 * 60}),
+    );
+    assert_eq!(in_window["status"], 200, "{in_window}");
+    refused(
+        &call(
+            "AKIDTOLLGATETEST01",
+            "test-secret-1",
+            "POST",
+            json!({"body": "{\"n\":1}", "tamper_body": "{\"n\":9}"}),
+        ),
+        "InvalidSignatureException",
+    );
+    // The intern may read but not write: an explicit Deny.
+    let get = call("AKIDTOLLGATETEST02", "test-secret-2", "GET", json!({}));
+    assert_eq!(get["status"], 200, "{get}");
+    refused(
+        &call(
+            "AKIDTOLLGATETEST02",
+            "test-secret-2",
+            "POST",
+            json!({"body": "x"}),
+        ),
+        "AccessDeniedException",
+    );
+    // No signature at all.
+    let r = client().get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.headers()["x-amzn-errortype"],
+        "MissingAuthenticationTokenException"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_authorizer_admits_denies_and_passes_its_context() {
+    let upstream = spawn_echo_upstream().await;
+    let lambda = spawn_lambda(|_, event: Value| {
+        let token = event["headers"]["x-token"].as_str().unwrap_or("");
+        let reply = match token {
+            "letmein" => json!({"isAuthorized": true, "context": {"tenant": "acme", "tier": 2}}),
+            "broken" => return LambdaReply::FunctionError(b"boom".to_vec()),
+            _ => json!({"isAuthorized": false}),
+        };
+        LambdaReply::Ok(reply.to_string().into_bytes())
+    })
+    .await;
+    let config = format!(
+        r#"
+listeners: [{{name: main, address: "127.0.0.1:0"}}]
+admin: {{address: "127.0.0.1:0"}}
+metering: {{enabled: false}}
+apis:
+  - name: shop
+    authorizers:
+      gate:
+        type: request
+        endpoint: "{}"
+        function: gatekeeper
+        enable_simple_responses: true
+        identity_source: ["$request.header.x-token"]
+        result_ttl_seconds: 0
+    routes:
+      - {{key: "GET /orders", integration: echo, authorizer: gate}}
+    integrations:
+      echo:
+        type: http_proxy
+        uri: "{}/echo"
+        request_parameters:
+          "append:header.x-tenant": "$context.authorizer.tenant"
+"#,
+        lambda.endpoint(),
+        upstream.url()
+    );
+    let gw = Gateway::start(&config);
+    let url = format!("{}/orders", gw.url("main"));
+    let c = client();
+    let with = |token: Option<&'static str>| {
+        let mut r = c.get(&url);
+        if let Some(t) = token {
+            r = r.header("x-token", t);
+        }
+        r.send()
+    };
+    let r = with(Some("letmein")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let echoed: Value = r.json().await.unwrap();
+    assert_eq!(echoed["headers"]["x-tenant"], json!(["acme"]));
+    let (_, event) = lambda.events().last().cloned().unwrap();
+    assert_eq!(event["type"], "REQUEST");
+    assert_eq!(event["identitySource"], json!(["letmein"]));
+    assert!(
+        event["routeArn"]
+            .as_str()
+            .unwrap()
+            .ends_with("/$default/GET/orders"),
+        "{event}"
+    );
+
+    let calls = lambda.events().len();
+    let r = with(None).await.unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "no identity: refused without asking the function"
+    );
+    assert_eq!(lambda.events().len(), calls);
+    assert_eq!(with(Some("nope")).await.unwrap().status(), 403);
+    let r = with(Some("broken")).await.unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message":"Internal Server Error"}"#
+    );
+}
