@@ -539,6 +539,7 @@ impl Cx<'_> {
                 routes,
                 integrations,
                 authorizers,
+                api_key_from_authorizer: a.api_key_source == schema::ApiKeySource::Authorizer,
             });
         }
         out

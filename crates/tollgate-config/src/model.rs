@@ -259,6 +259,8 @@ pub struct Api {
     pub routes: Vec<Route>,
     pub integrations: Vec<Integration>,
     pub authorizers: Vec<Authorizer>,
+    /// Keys come from the request authorizer's `usageIdentifierKey` instead of `x-api-key`.
+    pub api_key_from_authorizer: bool,
 }
 
 #[derive(Debug, Clone)]

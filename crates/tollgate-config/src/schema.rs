@@ -541,6 +541,19 @@ pub struct Api {
     #[serde(default)]
     #[schemars(extend("maxProperties" = 10))]
     pub authorizers: BTreeMap<String, Authorizer>,
+    /// Where routes with `api_key_required` find the key: `header` (`x-api-key`, default) or
+    /// `authorizer` (the `usageIdentifierKey` a request authorizer returns).
+    #[serde(default)]
+    pub api_key_source: ApiKeySource,
+}
+
+/// Where an API's key comes from (AWS `apiKeySource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiKeySource {
+    #[default]
+    Header,
+    Authorizer,
 }
 
 /// CORS settings (AWS `CorsConfiguration`).

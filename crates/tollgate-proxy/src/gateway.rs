@@ -373,9 +373,19 @@ impl Gateway {
         let access = &rt.access;
         let mut plan_key = None;
         if route.api_key_required {
-            let key = match parts.headers.get_all(&X_API_KEY).iter().next() {
-                Some(v) => access.key(v.as_bytes()),
-                None => None,
+            let key = if api.api_key_from_authorizer {
+                match &ctx.principal {
+                    Some(Principal::Lambda(p)) => p
+                        .usage_identifier_key
+                        .as_deref()
+                        .and_then(|k| access.key(k.as_bytes())),
+                    _ => None,
+                }
+            } else {
+                match parts.headers.get_all(&X_API_KEY).iter().next() {
+                    Some(v) => access.key(v.as_bytes()),
+                    None => None,
+                }
             };
             let Some(key) = key else {
                 return fail(ctx, Reason::MissingKey, GatewayError::InvalidApiKey);

@@ -619,3 +619,61 @@ apis:
         r#"{"message":"Internal Server Error"}"#
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_key_can_come_from_the_request_authorizer() {
+    let lambda = spawn_lambda(|_, event: Value| {
+        let token = event["headers"]["x-token"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let mut answer = json!({
+            "principalId": token,
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}]},
+        });
+        if token == "alice" {
+            answer["usageIdentifierKey"] = json!("demo-key-123");
+        }
+        LambdaReply::Ok(answer.to_string().into_bytes())
+    })
+    .await;
+    let config = format!(
+        r#"
+listeners: [{{name: main, address: "127.0.0.1:0"}}]
+admin: {{address: "127.0.0.1:0"}}
+metering: {{enabled: false}}
+api_keys: [{{id: demo, value: demo-key-123}}]
+usage_plans: [{{name: p, keys: [demo], quota: {{limit: 2, period: DAY}}, stages: [{{api: shop}}]}}]
+apis:
+  - name: shop
+    api_key_source: authorizer
+    authorizers:
+      gate: {{type: request, endpoint: "{}", function: f, identity_source: ["$request.header.x-token"]}}
+    routes:
+      - {{key: "GET /metered", integration: ok, authorizer: gate, api_key_required: true}}
+    integrations:
+      ok: {{type: mock, status: 200, body: "ok"}}
+"#,
+        lambda.endpoint()
+    );
+    let gw = Gateway::start(&config);
+    let url = format!("{}/metered", gw.url("main"));
+    let c = client();
+    let status = |token: &'static str| {
+        let req = c.get(&url).header("x-token", token);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // x-api-key is not consulted when the key comes from the authorizer.
+    let r = c
+        .get(&url)
+        .header("x-token", "bob")
+        .header("x-api-key", "demo-key-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(status("alice").await, 200);
+    assert_eq!(status("alice").await, 200);
+    assert_eq!(status("alice").await, 429, "the key's quota applies");
+}
