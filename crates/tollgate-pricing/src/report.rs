@@ -400,6 +400,9 @@ pub struct ReportRow {
     pub non_billable_units: Decimal,
     /// USD, exact: the sum of the group's blended shares of each month's cost.
     pub cost: Decimal,
+    /// USD, exact: what the non-billable units would have cost had AWS billed them — priced
+    /// on top of each month's billable total (the next units of the tiers). Not in `total`.
+    pub non_billable_cost: Decimal,
 }
 
 impl ReportRow {
@@ -533,7 +536,8 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<Report, PricingError> {
     }
 
     // Report rows: (group, ledger meter) → (billable base, non-billable base, cost).
-    let mut lines: BTreeMap<(Vec<String>, UsageMeter), (u128, u128, Decimal)> = BTreeMap::new();
+    let mut lines: BTreeMap<(Vec<String>, UsageMeter), (u128, u128, Decimal, Decimal)> =
+        BTreeMap::new();
     let mut charges = Vec::new();
     for (bucket, parts) in &cells {
         let (month, region_code, umeter) = bucket;
@@ -582,11 +586,19 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<Report, PricingError> {
             };
             let line = lines
                 .entry((group.clone(), *umeter))
-                .or_insert((0, 0, Decimal::ZERO));
+                .or_insert((0, 0, Decimal::ZERO, Decimal::ZERO));
             if *billable {
                 line.0 += base;
             } else {
                 line.1 += base;
+                let would = region.cost_of(
+                    meter,
+                    cache_size,
+                    month_total,
+                    to_pricing_units(*umeter, *base)?,
+                    input.free_tier,
+                )?;
+                line.3 = add(line.3, would, "a row's non-billable cost")?;
             }
             line.2 = add(line.2, cost, "a row cost")?;
             charges.push(Charge {
@@ -605,7 +617,7 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<Report, PricingError> {
 
     let mut rows = Vec::with_capacity(lines.len());
     let mut total = Decimal::ZERO;
-    for ((group, umeter), (billable, non_billable, cost)) in lines {
+    for ((group, umeter), (billable, non_billable, cost, non_billable_cost)) in lines {
         let (meter, cache_size) = pricing_meter(umeter)?;
         total = add(total, cost, "the total")?;
         rows.push(ReportRow {
@@ -615,6 +627,7 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<Report, PricingError> {
             billable_units: to_pricing_units(umeter, billable)?,
             non_billable_units: to_pricing_units(umeter, non_billable)?,
             cost,
+            non_billable_cost,
         });
     }
     Ok(Report {
@@ -677,7 +690,7 @@ impl Report {
         let mut header: Vec<String> = self.group_by.iter().map(Dimension::name).collect();
         let dims = header.len();
         header.extend(
-            ["meter", "billable", "non-billable", "cost (USD)"]
+            ["meter", "billable", "non-billable", "cost (USD)", "not billed (USD)"]
                 .iter()
                 .map(|s| s.to_string()),
         );
@@ -690,13 +703,22 @@ impl Report {
                 cells.push(display_units(r.billable_units));
                 cells.push(display_units(r.non_billable_units));
                 cells.push(r.display_cost());
+                cells.push(
+                    Line {
+                        meter: r.meter,
+                        cache_size: r.cache_size,
+                        units: r.non_billable_units,
+                        cost: r.non_billable_cost,
+                    }
+                    .display_cost(),
+                );
                 cells
             })
             .collect();
         let mut footer = vec![String::new(); header.len()];
         footer[0] = "total".into();
-        if let Some(last) = footer.last_mut() {
-            *last = self.display_total();
+        if let Some(cost) = footer.iter_mut().rev().nth(1) {
+            *cost = self.display_total();
         }
         let right: Vec<bool> = (0..header.len()).map(|i| i > dims).collect();
         render_table(&header, &right, &body, &footer)
@@ -716,6 +738,7 @@ impl Report {
                 "billable_units",
                 "non_billable_units",
                 "cost",
+                "non_billable_cost",
             ]
             .iter()
             .map(|s| s.to_string()),
@@ -728,6 +751,7 @@ impl Report {
             cells.push(display_exact(r.billable_units));
             cells.push(display_exact(r.non_billable_units));
             cells.push(display_exact(r.cost));
+            cells.push(display_exact(r.non_billable_cost));
             out.push_str(&csv_line(&cells));
         }
         out
@@ -1086,6 +1110,7 @@ impl Serialize for JsonRow<'_> {
         m.serialize_entry("billable_units", &display_exact(r.billable_units))?;
         m.serialize_entry("non_billable_units", &display_exact(r.non_billable_units))?;
         m.serialize_entry("cost", &display_exact(r.cost))?;
+        m.serialize_entry("non_billable_cost", &display_exact(r.non_billable_cost))?;
         m.end()
     }
 }

@@ -417,6 +417,7 @@ fn json_field_names_and_string_values() {
             "billable_units",
             "cost",
             "meter",
+            "non_billable_cost",
             "non_billable_units",
             "route",
             "tag:team"
@@ -428,6 +429,8 @@ fn json_field_names_and_string_values() {
     assert_eq!(http["billable_units"], "123");
     assert_eq!(http["non_billable_units"], "4");
     assert_eq!(http["cost"], "0.000123");
+    // The 4 rejected requests would have cost $1.00 per million on top of the month's 123.
+    assert_eq!(http["non_billable_cost"], "0.000004");
     let cache = rows.iter().find(|r| r["meter"] == "cache_hours").unwrap();
     assert_eq!(cache["cache_size_gb"], "0.5");
     assert_eq!(cache["cost"], "0.02");
@@ -471,24 +474,27 @@ fn csv_and_table_shapes() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "api,route,meter,cache_size_gb,billable_units,non_billable_units,cost"
+        "api,route,meter,cache_size_gb,billable_units,non_billable_units,cost,non_billable_cost"
     );
-    assert_eq!(lines[1], "a1,\"GET /a,b\",http_requests,,2000000,3,2");
-    assert_eq!(lines[2], "a2,,http_requests,,1000000,0,1");
+    assert_eq!(
+        lines[1],
+        "a1,\"GET /a,b\",http_requests,,2000000,3,2,0.000003"
+    );
+    assert_eq!(lines[2], "a2,,http_requests,,1000000,0,1,0");
     assert_eq!(lines.len(), 3, "no total line");
 
     let table = r.to_table();
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("api    route     meter"), "{table}");
-    assert!(lines[0].ends_with("cost (USD)"));
+    assert!(lines[0].ends_with("cost (USD)  not billed (USD)"), "{table}");
     assert!(
-        lines[2].contains("GET /a,b") && lines[2].ends_with("2.00"),
+        lines[2].contains("GET /a,b") && lines[2].contains(" 2.00 ") && lines[2].ends_with("0.00"),
         "{table}"
     );
     assert!(lines[3].contains("(none)"), "{table}");
     let last = lines.last().unwrap();
     assert!(
-        last.starts_with("total") && last.ends_with("3.00"),
+        last.starts_with("total") && last.trim_end().ends_with("3.00"),
         "{table}"
     );
     // Every line as wide as the rule.
