@@ -473,6 +473,10 @@ pub struct Report {
 
 // === Pricing ===
 
+/// A row's sums: billable and non-billable base units, cost, and what the non-billable
+/// units would have cost.
+type RowSums = (u128, u128, Decimal, Decimal);
+
 /// A (month, region, ledger meter) whose tiers are computed together.
 type Bucket = (String, String, UsageMeter);
 
@@ -536,8 +540,7 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<Report, PricingError> {
     }
 
     // Report rows: (group, ledger meter) → (billable base, non-billable base, cost).
-    let mut lines: BTreeMap<(Vec<String>, UsageMeter), (u128, u128, Decimal, Decimal)> =
-        BTreeMap::new();
+    let mut lines: BTreeMap<(Vec<String>, UsageMeter), RowSums> = BTreeMap::new();
     let mut charges = Vec::new();
     for (bucket, parts) in &cells {
         let (month, region_code, umeter) = bucket;
