@@ -587,9 +587,12 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<Report, PricingError> {
             } else {
                 Decimal::ZERO
             };
-            let line = lines
-                .entry((group.clone(), *umeter))
-                .or_insert((0, 0, Decimal::ZERO, Decimal::ZERO));
+            let line = lines.entry((group.clone(), *umeter)).or_insert((
+                0,
+                0,
+                Decimal::ZERO,
+                Decimal::ZERO,
+            ));
             if *billable {
                 line.0 += base;
             } else {
@@ -693,9 +696,15 @@ impl Report {
         let mut header: Vec<String> = self.group_by.iter().map(Dimension::name).collect();
         let dims = header.len();
         header.extend(
-            ["meter", "billable", "non-billable", "cost (USD)", "not billed (USD)"]
-                .iter()
-                .map(|s| s.to_string()),
+            [
+                "meter",
+                "billable",
+                "non-billable",
+                "cost (USD)",
+                "not billed (USD)",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
         );
         let body: Vec<Vec<String>> = self
             .rows

@@ -486,7 +486,10 @@ fn csv_and_table_shapes() {
     let table = r.to_table();
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("api    route     meter"), "{table}");
-    assert!(lines[0].ends_with("cost (USD)  not billed (USD)"), "{table}");
+    assert!(
+        lines[0].ends_with("cost (USD)  not billed (USD)"),
+        "{table}"
+    );
     assert!(
         lines[2].contains("GET /a,b") && lines[2].contains(" 2.00 ") && lines[2].ends_with("0.00"),
         "{table}"

@@ -286,3 +286,57 @@ impl BudgetGate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    fn config(on_limit: &str) -> GatewayConfig {
+        let yaml = format!(
+            r#"
+listeners: [{{name: main, address: "127.0.0.1:0"}}]
+api_keys: [{{id: k1, value: v1}}, {{id: k2, value: v2}}]
+budgets:
+  - {{name: b, key: k1, limit_usd: "1", {on_limit}}}
+apis:
+  - name: a
+    routes: [{{key: "GET /x", integration: m}}]
+    integrations: {{m: {{type: mock}}}}
+"#
+        );
+        tollgate_config::load_str(std::path::Path::new("t.yaml"), &yaml).expect("config")
+    }
+
+    #[test]
+    fn a_budget_refuses_only_its_scope_once_reached() {
+        let states = std::sync::Mutex::default();
+        let gates = BudgetGate::build_all(&config("on_limit: block"), &states).unwrap();
+        let b = &gates[0];
+        assert!(!b.refuses(0, 0, Some(0)), "not reached yet");
+        b.state.over.store(true, Ordering::Relaxed);
+        assert!(b.refuses(0, 0, Some(0)));
+        assert!(!b.refuses(0, 0, Some(1)), "another key");
+        assert!(!b.refuses(0, 0, None), "no key");
+        // A reload keeps the state by name.
+        let again = BudgetGate::build_all(&config("on_limit: block"), &states).unwrap();
+        assert!(again[0].refuses(0, 0, Some(0)));
+    }
+
+    #[test]
+    fn a_throttling_budget_admits_its_bucket_then_refuses() {
+        let states = std::sync::Mutex::default();
+        let gates = BudgetGate::build_all(
+            &config("on_limit: throttle, throttle: {rate: 0.001, burst: 2}"),
+            &states,
+        )
+        .unwrap();
+        let b = &gates[0];
+        b.state.over.store(true, Ordering::Relaxed);
+        assert!(!b.refuses(0, 0, Some(0)));
+        assert!(!b.refuses(0, 0, Some(0)));
+        assert!(b.refuses(0, 0, Some(0)), "the bucket of 2 is spent");
+        let alert = BudgetGate::build_all(&config("on_limit: alert"), &states).unwrap();
+        assert!(!alert[0].refuses(0, 0, Some(0)), "alert never refuses");
+    }
+}
