@@ -315,11 +315,20 @@ impl Conn {
             .ok_or_else(|| bad("invalid status code".into()))?;
         let mut keep_alive = resp.version == Some(1);
         let mut headers = HeaderMap::with_capacity(resp.headers.len());
+        // One copy of the whole head; every value is a slice of it (instead of one allocation
+        // and copy per header value, which `HeaderValue::from_bytes` would make).
+        let head = Bytes::copy_from_slice(&self.buf[..len]);
+        let base = self.buf.as_ptr() as usize;
         for h in resp.headers.iter() {
             let name = HeaderName::from_bytes(h.name.as_bytes())
                 .map_err(|_| bad(format!("invalid header name {:?}", h.name)))?;
-            let value = HeaderValue::from_bytes(h.value)
-                .map_err(|_| bad(format!("invalid value for header {}", h.name)))?;
+            let start = (h.value.as_ptr() as usize).wrapping_sub(base);
+            let value = if h.value.is_empty() || start + h.value.len() > len {
+                HeaderValue::from_bytes(h.value)
+            } else {
+                HeaderValue::from_maybe_shared(head.slice(start..start + h.value.len()))
+            }
+            .map_err(|_| bad(format!("invalid value for header {}", h.name)))?;
             if name == header::CONNECTION {
                 let v = value.as_bytes();
                 if v.eq_ignore_ascii_case(b"close") {
