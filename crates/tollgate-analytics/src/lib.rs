@@ -5,5 +5,6 @@
 //! evaluations on a timer and turns their results into alerts and enforcement.
 
 pub mod budget;
+pub mod simulate;
 
 pub use budget::{evaluate, Alert, AlertTracker, BudgetError, BudgetSpec, BudgetStatus};

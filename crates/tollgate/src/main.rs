@@ -5,6 +5,7 @@ mod budgets;
 mod cost;
 mod report;
 mod serve;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,8 @@ enum Command {
         #[command(subcommand)]
         command: CostCommand,
     },
+    /// Write a simulated month of usage, with injectable anomalies, into a ledger.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -123,6 +126,13 @@ fn main() -> ExitCode {
         Command::Cost {
             command: CostCommand::Report(args),
         } => match cost::run_report(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Simulate(args) => match simulate::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tollgate: {e:#}");
