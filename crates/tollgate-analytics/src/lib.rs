@@ -5,6 +5,7 @@
 //! evaluations on a timer and turns their results into alerts and enforcement.
 
 pub mod budget;
+pub mod forecast;
 pub mod simulate;
 
 pub use budget::{evaluate, Alert, AlertTracker, BudgetError, BudgetSpec, BudgetStatus};

@@ -3,6 +3,7 @@
 
 mod budgets;
 mod cost;
+mod forecast;
 mod report;
 mod serve;
 mod simulate;
@@ -57,6 +58,8 @@ enum CostCommand {
     Estimate(cost::EstimateArgs),
     /// The bill from the ledger for a period, grouped by any dimensions.
     Report(cost::ReportArgs),
+    /// Month-end projection from the ledger: cost so far plus a seasonal forecast.
+    Forecast(forecast::ForecastArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -126,6 +129,15 @@ fn main() -> ExitCode {
         Command::Cost {
             command: CostCommand::Report(args),
         } => match cost::run_report(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Cost {
+            command: CostCommand::Forecast(args),
+        } => match forecast::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tollgate: {e:#}");
