@@ -4,6 +4,7 @@
 //! `tollgate-pricing`; nothing is on the request path. The gateway's binary runs the
 //! evaluations on a timer and turns their results into alerts and enforcement.
 
+pub mod anomaly;
 pub mod budget;
 pub mod forecast;
 pub mod simulate;

@@ -1,6 +1,7 @@
 //! The `tollgate` binary: parse the command line, wire the crates together, map errors to an
 //! exit code. All behaviour lives in the library crates.
 
+mod anomalies;
 mod budgets;
 mod cost;
 mod forecast;
@@ -60,6 +61,8 @@ enum CostCommand {
     Report(cost::ReportArgs),
     /// Month-end projection from the ledger: cost so far plus a seasonal forecast.
     Forecast(forecast::ForecastArgs),
+    /// Cost anomalies against a seasonal baseline, each with its cause.
+    Anomalies(anomalies::AnomaliesArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -138,6 +141,15 @@ fn main() -> ExitCode {
         Command::Cost {
             command: CostCommand::Forecast(args),
         } => match forecast::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Cost {
+            command: CostCommand::Anomalies(args),
+        } => match anomalies::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tollgate: {e:#}");

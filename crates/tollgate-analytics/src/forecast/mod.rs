@@ -223,7 +223,7 @@ fn project(
 
 /// The usage of `month` up to `now` (all of it for a past month), with no group-by: what its
 /// tiers apply to.
-fn month_totals(
+pub(crate) fn month_totals(
     ledger: &mut dyn Ledger,
     month: &str,
     now: i64,
@@ -239,7 +239,7 @@ fn month_totals(
 /// Cost of `[from, to)` per group (and in total), at the blended rate of its month's
 /// `month_totals` (the month's usage up to `to`, queried after the rows, when not given).
 /// `[from, to)` must lie in one month.
-fn price(
+pub(crate) fn price(
     ledger: &mut dyn Ledger,
     options: &ForecastOptions<'_>,
     from: i64,
@@ -278,7 +278,7 @@ fn month_of(t: i64) -> Result<String, ForecastError> {
     Ok(Period::new(t, t + 1)?.months().remove(0))
 }
 
-fn to_f64(d: Decimal) -> f64 {
+pub(crate) fn to_f64(d: Decimal) -> f64 {
     d.to_string().parse().unwrap_or(0.0)
 }
 

@@ -1,0 +1,610 @@
+//! Cost anomalies (`tollgate cost anomalies`, docs/anomalies.md): hours whose cost is well
+//! above a seasonal baseline, merged into incidents, each with the dimension values that
+//! explain most of the change.
+//!
+//! The series: the hourly cost of the total and of each API, priced with `build_report` at
+//! each month's blended rate (the month's usage up to the end of the analysed period), as the
+//! forecast prices its days. The baseline of an hour is the median of the same hour of the
+//! week over the previous [`AnomalyOptions::weeks`] weeks (at least two of them with data),
+//! else of the same hour of the day over the previous seven days (at least three); its spread
+//! is the MAD. The score is `(actual - expected) / max(1.4826 × MAD, $0.01, 5% of
+//! expected)`; an hour is anomalous when its score reaches the sensitivity and its impact
+//! (`actual - expected`) the minimum impact. Consecutive anomalous hours of one series merge
+//! into one anomaly (sums of expected and actual, the highest score). Only increases are
+//! reported. A total-series anomaly overlapping an API's anomaly is dropped (the API's says
+//! more).
+//!
+//! The cause compares the anomaly's window with the same window in the baseline weeks (or
+//! days): for each value of route, key, client, status, stage and meter, its cost change
+//! (actual minus the median of the baseline windows) over the dimension's total change is its
+//! share. Values are ranked by `share × (1 - the value's share of the baseline cost)`, so a
+//! value that was always the whole cost (the only stage) does not crowd out the one that is
+//! new or grew; at most three with a share of at least 0.2 and a rank of at least 0.1 are
+//! kept.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+use tollgate_meter::{Ledger, LedgerError};
+use tollgate_pricing::report::{build_report, Period, ReportInput};
+use tollgate_pricing::{Catalog, FreeTier, PricingError};
+use tollgate_types::usage::{Dimension, UsageRow};
+
+use crate::forecast::{display_money, month_totals, price, to_f64, ForecastError, ForecastOptions};
+
+const HOUR: i64 = 3_600;
+const DAY: i64 = 86_400;
+const WEEK: i64 = 7 * DAY;
+
+/// Default sensitivity: the score an hour must reach.
+pub const DEFAULT_SENSITIVITY: f64 = 4.0;
+/// Default minimum impact of an anomalous hour, in dollars (`0.10`).
+pub const DEFAULT_MIN_IMPACT: Decimal = Decimal::from_parts(10, 0, 0, false, 2);
+/// Default weeks of seasonal baseline.
+pub const DEFAULT_WEEKS: u32 = 3;
+
+/// Why anomalies could not be found.
+#[derive(Debug, thiserror::Error)]
+pub enum AnomalyError {
+    #[error("{0}")]
+    BadParameter(String),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Pricing(#[from] PricingError),
+}
+
+impl From<ForecastError> for AnomalyError {
+    fn from(e: ForecastError) -> Self {
+        match e {
+            ForecastError::BadParameter(m) => AnomalyError::BadParameter(m),
+            ForecastError::Ledger(e) => AnomalyError::Ledger(e),
+            ForecastError::Pricing(e) => AnomalyError::Pricing(e),
+        }
+    }
+}
+
+/// What to look for.
+#[derive(Debug, Clone)]
+pub struct AnomalyOptions<'a> {
+    pub catalog: &'a Catalog,
+    pub free_tier: FreeTier,
+    /// `[from, to)`, Unix seconds: the hours examined (whole hours inside it).
+    pub from: i64,
+    pub to: i64,
+    /// The score an hour must reach.
+    pub sensitivity: f64,
+    /// The impact (dollars) an hour must reach.
+    pub min_impact: Decimal,
+    /// Weeks of seasonal baseline (1 to 12).
+    pub weeks: u32,
+}
+
+/// One dimension value behind an anomaly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cause {
+    /// `route`, `key`, `client`, `status`, `stage` or `meter`.
+    pub dimension: String,
+    pub value: String,
+    /// Its cost change over the total change.
+    pub share: f64,
+}
+
+/// One anomaly: consecutive anomalous hours of one series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anomaly {
+    /// `[start, end)`, Unix seconds, whole hours.
+    pub start: i64,
+    pub end: i64,
+    pub expected: Decimal,
+    pub actual: Decimal,
+    /// The highest hourly score.
+    pub score: f64,
+    /// The series (`{"api":"shop"}`, empty for the total) plus the top cause's dimension.
+    pub dimensions: BTreeMap<String, String>,
+    pub cause: Vec<Cause>,
+}
+
+impl Anomaly {
+    pub fn impact(&self) -> Decimal {
+        self.actual - self.expected
+    }
+}
+
+/// The anomalies found, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct Anomalies {
+    pub anomalies: Vec<Anomaly>,
+}
+
+/// Hourly baseline of one series.
+struct Hourly {
+    /// Series key: `None` for the total, else the API.
+    api: Option<String>,
+    start: i64,
+    end: i64,
+    expected: Decimal,
+    actual: Decimal,
+    score: f64,
+    /// Shift of the baseline windows (`WEEK` or `DAY`) and how many.
+    shift: i64,
+    shifts: u32,
+}
+
+fn median(v: &mut [Decimal]) -> Decimal {
+    v.sort();
+    let n = v.len();
+    if n == 0 {
+        Decimal::ZERO
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / Decimal::TWO
+    }
+}
+
+/// Find the anomalies of `[options.from, options.to)`.
+pub fn detect(
+    ledger: &mut dyn Ledger,
+    options: &AnomalyOptions<'_>,
+) -> Result<Anomalies, AnomalyError> {
+    if !(options.sensitivity.is_finite() && options.sensitivity > 0.0) {
+        return Err(AnomalyError::BadParameter(format!(
+            "--sensitivity {}: expected a positive number",
+            options.sensitivity
+        )));
+    }
+    if options.min_impact.is_sign_negative() {
+        return Err(AnomalyError::BadParameter(format!(
+            "--min-impact {}: expected zero or more",
+            options.min_impact
+        )));
+    }
+    if !(1..=12).contains(&options.weeks) {
+        return Err(AnomalyError::BadParameter(format!(
+            "weeks {}: expected 1 to 12",
+            options.weeks
+        )));
+    }
+    let first = options.from + (HOUR - options.from.rem_euclid(HOUR)) % HOUR;
+    let last = options.to - options.to.rem_euclid(HOUR);
+    if last <= first {
+        return Err(AnomalyError::BadParameter(
+            "the period holds no whole hour".to_owned(),
+        ));
+    }
+    let history = first - i64::from(options.weeks) * WEEK;
+    let mut pricer = Pricer::new(options);
+
+    // Hourly cost per series, history included.
+    let mut cost: BTreeMap<i64, BTreeMap<Option<String>, Decimal>> = BTreeMap::new();
+    let mut apis: BTreeSet<String> = BTreeSet::new();
+    let mut h = history;
+    while h < last {
+        let (total, groups) = pricer.price(ledger, h, h + HOUR, &[Dimension::Api])?;
+        let mut m = BTreeMap::new();
+        m.insert(None, total);
+        for (g, c) in groups {
+            let api = g.into_iter().next().unwrap_or_default();
+            apis.insert(api.clone());
+            *m.entry(Some(api)).or_default() += c;
+        }
+        cost.insert(h, m);
+        h += HOUR;
+    }
+    let data_start = cost
+        .iter()
+        .find(|(_, m)| m.values().any(|c| !c.is_zero()))
+        .map_or(last, |(h, _)| *h);
+
+    let mut series: Vec<Option<String>> = vec![None];
+    series.extend(apis.into_iter().map(Some));
+    let abs_floor = Decimal::new(1, 2);
+    let rel_floor = Decimal::new(5, 2);
+    let mad_k = Decimal::new(14_826, 4);
+    let mut hours: Vec<Hourly> = Vec::new();
+    for s in &series {
+        let at = |h: i64| -> Decimal {
+            cost.get(&h)
+                .and_then(|m| m.get(s))
+                .copied()
+                .unwrap_or_default()
+        };
+        let mut h = first;
+        let mut open: Option<Hourly> = None;
+        while h < last {
+            let weekly: Vec<i64> = (1..=i64::from(options.weeks))
+                .map(|k| h - k * WEEK)
+                .filter(|&b| b >= data_start)
+                .collect();
+            let daily: Vec<i64> = (1..=7)
+                .map(|k| h - k * DAY)
+                .filter(|&b| b >= data_start)
+                .collect();
+            let (shift, base) = if weekly.len() >= 2 {
+                (WEEK, weekly)
+            } else {
+                (DAY, daily)
+            };
+            let mut flagged = None;
+            if base.len() >= if shift == WEEK { 2 } else { 3 } {
+                let mut values: Vec<Decimal> = base.iter().map(|&b| at(b)).collect();
+                let expected = median(&mut values);
+                let mut dev: Vec<Decimal> = values.iter().map(|v| (*v - expected).abs()).collect();
+                let mad = median(&mut dev);
+                let scale = (mad * mad_k).max(abs_floor).max(expected * rel_floor);
+                let actual = at(h);
+                let impact = actual - expected;
+                let score = to_f64(impact / scale);
+                if score >= options.sensitivity && impact >= options.min_impact {
+                    flagged = Some((expected, actual, score, shift, base.len() as u32));
+                }
+            }
+            match (flagged, open.as_mut()) {
+                (Some((e, a, sc, shift, n)), Some(o)) if o.shift == shift => {
+                    o.end = h + HOUR;
+                    o.expected += e;
+                    o.actual += a;
+                    o.score = o.score.max(sc);
+                    o.shifts = o.shifts.min(n);
+                }
+                (Some((e, a, sc, shift, n)), _) => {
+                    hours.extend(open.take());
+                    open = Some(Hourly {
+                        api: s.clone(),
+                        start: h,
+                        end: h + HOUR,
+                        expected: e,
+                        actual: a,
+                        score: sc,
+                        shift,
+                        shifts: n,
+                    });
+                }
+                (None, _) => hours.extend(open.take()),
+            }
+            h += HOUR;
+        }
+        hours.extend(open.take());
+    }
+
+    // A total anomaly overlapping an API's says less than the API's.
+    let keep: Vec<Hourly> = hours
+        .iter()
+        .filter(|a| {
+            a.api.is_some()
+                || !hours
+                    .iter()
+                    .any(|b| b.api.is_some() && b.start < a.end && a.start < b.end)
+        })
+        .map(|a| Hourly {
+            api: a.api.clone(),
+            ..*a
+        })
+        .collect();
+
+    let mut anomalies = Vec::new();
+    for a in keep {
+        let cause = cause(ledger, &mut pricer, &a)?;
+        let mut dimensions = BTreeMap::new();
+        if let Some(api) = &a.api {
+            dimensions.insert("api".to_owned(), api.clone());
+        }
+        if let Some(c) = cause.first() {
+            dimensions.insert(c.dimension.clone(), c.value.clone());
+        }
+        anomalies.push(Anomaly {
+            start: a.start,
+            end: a.end,
+            expected: a.expected,
+            actual: a.actual,
+            score: a.score,
+            dimensions,
+            cause,
+        });
+    }
+    anomalies.sort_by(|a, b| {
+        (a.start, a.end)
+            .cmp(&(b.start, b.end))
+            .then(b.impact().cmp(&a.impact()))
+    });
+    Ok(Anomalies { anomalies })
+}
+
+/// Prices spans at their month's blended rate (usage of the month up to the period's end).
+struct Pricer<'a> {
+    options: &'a AnomalyOptions<'a>,
+    totals: BTreeMap<String, Vec<UsageRow>>,
+}
+
+impl<'a> Pricer<'a> {
+    fn new(options: &'a AnomalyOptions<'a>) -> Self {
+        Pricer {
+            options,
+            totals: BTreeMap::new(),
+        }
+    }
+
+    /// Cost of `[from, to)` (split at month boundaries) in total and per group of `by`.
+    fn price(
+        &mut self,
+        ledger: &mut dyn Ledger,
+        from: i64,
+        to: i64,
+        by: &[Dimension],
+    ) -> Result<(Decimal, BTreeMap<Vec<String>, Decimal>), AnomalyError> {
+        let mut total = Decimal::ZERO;
+        let mut groups: BTreeMap<Vec<String>, Decimal> = BTreeMap::new();
+        let mut t = from;
+        while t < to {
+            let month = Period::new(t, t + 1)?.months().remove(0);
+            let end = Period::month(&month)?.end().min(to);
+            if !self.totals.contains_key(&month) {
+                let rows = month_totals(ledger, &month, self.options.to)?;
+                self.totals.insert(month.clone(), rows);
+            }
+            let fo = ForecastOptions {
+                catalog: self.options.catalog,
+                free_tier: self.options.free_tier,
+                by,
+                now: self.options.to,
+                history_days: 0,
+            };
+            let (t_cost, g) = price(ledger, &fo, t, end, Some(&self.totals[&month]))?;
+            total += t_cost;
+            for (k, v) in g {
+                *groups.entry(k).or_default() += v;
+            }
+            t = end;
+        }
+        Ok((total, groups))
+    }
+
+    /// Cost per meter of `[from, to)`, for one API (or all).
+    fn by_meter(
+        &mut self,
+        ledger: &mut dyn Ledger,
+        from: i64,
+        to: i64,
+        api: Option<&str>,
+    ) -> Result<BTreeMap<String, Decimal>, AnomalyError> {
+        let by = [Dimension::Api];
+        let mut out: BTreeMap<String, Decimal> = BTreeMap::new();
+        let mut t = from;
+        while t < to {
+            let month = Period::new(t, t + 1)?.months().remove(0);
+            let end = Period::month(&month)?.end().min(to);
+            if !self.totals.contains_key(&month) {
+                let rows = month_totals(ledger, &month, self.options.to)?;
+                self.totals.insert(month.clone(), rows);
+            }
+            let rows = ledger.query(&tollgate_types::usage::UsageQuery {
+                from: t,
+                to: end,
+                group_by: by.to_vec(),
+            })?;
+            let report = build_report(&ReportInput {
+                catalog: self.options.catalog,
+                free_tier: self.options.free_tier,
+                period: Period::new(t, end)?,
+                group_by: &by,
+                rows: &rows,
+                month_totals: &self.totals[&month],
+            })?;
+            for r in report.rows() {
+                if api.is_none_or(|a| r.group.first().map(String::as_str) == Some(a)) {
+                    *out.entry(r.meter.as_str().to_owned()).or_default() += r.cost;
+                }
+            }
+            t = end;
+        }
+        Ok(out)
+    }
+}
+
+/// The dimension values that explain an anomaly's change against its baseline windows.
+fn cause(
+    ledger: &mut dyn Ledger,
+    pricer: &mut Pricer<'_>,
+    a: &Hourly,
+) -> Result<Vec<Cause>, AnomalyError> {
+    let dims = [
+        Dimension::Route,
+        Dimension::Key,
+        Dimension::Client,
+        Dimension::Status,
+        Dimension::Stage,
+    ];
+    let windows: Vec<(i64, i64)> = std::iter::once((a.start, a.end))
+        .chain((1..=i64::from(a.shifts)).map(|k| (a.start - k * a.shift, a.end - k * a.shift)))
+        .collect();
+    let mut ranked: Vec<(f64, Cause)> = Vec::new();
+    for dim in dims.iter().map(Some).chain([None]) {
+        // Cost per value in each window.
+        let mut per: Vec<BTreeMap<String, Decimal>> = Vec::new();
+        for &(from, to) in &windows {
+            let m = match dim {
+                Some(d) => {
+                    let (_, groups) =
+                        pricer.price(ledger, from, to, &[Dimension::Api, d.clone()])?;
+                    let mut m: BTreeMap<String, Decimal> = BTreeMap::new();
+                    for (g, c) in groups {
+                        if a.api.as_deref().is_none_or(|api| g[0] == api) {
+                            *m.entry(g[1].clone()).or_default() += c;
+                        }
+                    }
+                    m
+                }
+                None => pricer.by_meter(ledger, from, to, a.api.as_deref())?,
+            };
+            per.push(m);
+        }
+        let values: BTreeSet<String> = per.iter().flat_map(|m| m.keys().cloned()).collect();
+        let mut changes: Vec<(String, Decimal, Decimal)> = Vec::new();
+        for v in values {
+            let actual = per[0].get(&v).copied().unwrap_or_default();
+            let mut base: Vec<Decimal> = per[1..]
+                .iter()
+                .map(|m| m.get(&v).copied().unwrap_or_default())
+                .collect();
+            let baseline = median(&mut base);
+            changes.push((v, actual - baseline, baseline));
+        }
+        let total_change: Decimal = changes.iter().map(|c| c.1).sum();
+        let total_base: Decimal = changes.iter().map(|c| c.2).sum();
+        if total_change <= Decimal::ZERO {
+            continue;
+        }
+        let name = dim.map_or_else(|| "meter".to_owned(), Dimension::name);
+        for (value, change, baseline) in changes {
+            let share = to_f64(change / total_change);
+            let base_share = if total_base.is_zero() {
+                0.0
+            } else {
+                to_f64(baseline / total_base)
+            };
+            let rank = share * (1.0 - base_share.clamp(0.0, 1.0));
+            if share >= 0.2 && rank >= 0.1 {
+                ranked.push((
+                    rank,
+                    Cause {
+                        dimension: name.clone(),
+                        value,
+                        share: (share * 100.0).round() / 100.0,
+                    },
+                ));
+            }
+        }
+    }
+    ranked.sort_by(|x, y| y.0.total_cmp(&x.0));
+    Ok(ranked.into_iter().take(3).map(|(_, c)| c).collect())
+}
+
+fn rfc3339(ts: i64) -> String {
+    crate::simulate::rfc3339(ts)
+}
+
+impl Anomalies {
+    /// `{"anomalies":[{"start","end","expected","actual","impact","score","dimensions":{...},
+    /// "cause":[{"dimension","value","share"}]}]}`, money as decimal strings.
+    pub fn to_json(&self) -> String {
+        use serde_json::{json, Value};
+        let list: Vec<Value> = self
+            .anomalies
+            .iter()
+            .map(|a| {
+                json!({
+                    "start": rfc3339(a.start),
+                    "end": rfc3339(a.end),
+                    "expected": display_money(a.expected),
+                    "actual": display_money(a.actual),
+                    "impact": display_money(a.impact()),
+                    "score": (a.score * 10.0).round() / 10.0,
+                    "dimensions": a.dimensions,
+                    "cause": a.cause.iter().map(|c| json!({
+                        "dimension": c.dimension,
+                        "value": c.value,
+                        "share": c.share,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let mut s = serde_json::to_string_pretty(&json!({ "anomalies": list })).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    fn cause_text(a: &Anomaly) -> String {
+        a.cause
+            .iter()
+            .map(|c| format!("{}={} ({:.0}%)", c.dimension, c.value, c.share * 100.0))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn scope(a: &Anomaly) -> String {
+        a.dimensions
+            .get("api")
+            .cloned()
+            .unwrap_or_else(|| "total".to_owned())
+    }
+
+    /// `start,end,series,expected,actual,impact,score,cause` (the cause as
+    /// `dimension=value (share%)` joined by `; `).
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("start,end,series,expected,actual,impact,score,cause\n");
+        for a in &self.anomalies {
+            let cause = Self::cause_text(a);
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{:.1},{}\n",
+                rfc3339(a.start),
+                rfc3339(a.end),
+                csv_field(&Self::scope(a)),
+                display_money(a.expected),
+                display_money(a.actual),
+                display_money(a.impact()),
+                a.score,
+                csv_field(&cause)
+            ));
+        }
+        out
+    }
+
+    /// Aligned columns for people.
+    pub fn to_table(&self) -> String {
+        if self.anomalies.is_empty() {
+            return "No cost anomalies.\n".to_owned();
+        }
+        let mut lines = vec![[
+            "start", "end", "series", "expected", "actual", "impact", "score", "cause",
+        ]
+        .map(String::from)
+        .to_vec()];
+        for a in &self.anomalies {
+            lines.push(vec![
+                rfc3339(a.start),
+                rfc3339(a.end),
+                Self::scope(a),
+                display_money(a.expected),
+                display_money(a.actual),
+                display_money(a.impact()),
+                format!("{:.1}", a.score),
+                Self::cause_text(a),
+            ]);
+        }
+        let widths: Vec<usize> = (0..8)
+            .map(|i| {
+                lines
+                    .iter()
+                    .map(|l| l[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        for l in &lines {
+            let cols: Vec<String> = l
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if (3..7).contains(&i) {
+                        format!("{c:>w$}", w = widths[i])
+                    } else {
+                        format!("{c:<w$}", w = widths[i])
+                    }
+                })
+                .collect();
+            out.push_str(cols.join("  ").trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
