@@ -48,6 +48,10 @@ pub struct AdminHandlers {
     pub quotas: QueryFn,
     /// `GET /admin/budgets`.
     pub budgets: QueryFn,
+    /// `GET /admin/forecast`.
+    pub forecast: QueryFn,
+    /// `GET /admin/anomalies`.
+    pub anomalies: QueryFn,
 }
 
 /// Serve the admin API on `listener` until `shutdown` turns true. With a `token`, every
@@ -183,10 +187,12 @@ async fn route(
         (&Method::GET, "/admin/cost") => query(&h.cost, &req).await,
         (&Method::GET, "/admin/quotas") => query(&h.quotas, &req).await,
         (&Method::GET, "/admin/budgets") => query(&h.budgets, &req).await,
+        (&Method::GET, "/admin/forecast") => query(&h.forecast, &req).await,
+        (&Method::GET, "/admin/anomalies") => query(&h.anomalies, &req).await,
         (
             _,
             "/metrics" | "/admin/health" | "/admin/reload" | "/admin/usage" | "/admin/cost"
-            | "/admin/quotas" | "/admin/budgets",
+            | "/admin/quotas" | "/admin/budgets" | "/admin/forecast" | "/admin/anomalies",
         ) => json(
             StatusCode::METHOD_NOT_ALLOWED,
             serde_json::json!({"message": "Method Not Allowed"}),

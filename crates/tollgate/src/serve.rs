@@ -215,6 +215,8 @@ async fn serve(
             reload: Arc::clone(&reload),
             usage: ledger_query(&gateway, QueryKind::Usage),
             cost: ledger_query(&gateway, QueryKind::Cost),
+            forecast: ledger_query(&gateway, QueryKind::Forecast),
+            anomalies: ledger_query(&gateway, QueryKind::Anomalies),
             quotas: {
                 let gateway = Arc::clone(&gateway);
                 Arc::new(move |_query: &str| Ok(quotas_json(&gateway)))
@@ -335,6 +337,112 @@ fn quotas_json(gateway: &Gateway) -> String {
 enum QueryKind {
     Usage,
     Cost,
+    Forecast,
+    Anomalies,
+}
+
+/// `/admin/forecast?by=api` and `/admin/anomalies?from=&to=&sensitivity=&min_impact=`: the
+/// same analyses as `tollgate cost forecast` and `tollgate cost anomalies`, with their
+/// defaults.
+fn analysis_json(
+    kind: QueryKind,
+    ledger: &mut dyn tollgate_meter::Ledger,
+    catalog: &tollgate_pricing::Catalog,
+    query: &str,
+) -> Result<String, tollgate_admin::QueryError> {
+    use tollgate_admin::QueryError;
+    use tollgate_analytics::{anomaly, forecast};
+    let bad = |message: String| QueryError {
+        status: 400,
+        message,
+    };
+    let failed = |message: String| QueryError {
+        status: 503,
+        message,
+    };
+    let params: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let known: &[&str] = match kind {
+        QueryKind::Forecast => &["by"],
+        _ => &["from", "to", "sensitivity", "min_impact"],
+    };
+    if let Some(k) = params.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(bad(format!(
+            "unknown parameter `{k}`: expected {}",
+            known.join(", ")
+        )));
+    }
+    if let QueryKind::Forecast = kind {
+        let by = match params.get("by") {
+            Some(list) => tollgate_types::usage::Dimension::parse_list(list)
+                .map_err(|e| bad(format!("by: {e}")))?,
+            None => Vec::new(),
+        };
+        return forecast::forecast(
+            ledger,
+            &forecast::ForecastOptions {
+                catalog,
+                free_tier: tollgate_pricing::FreeTier::Off,
+                by: &by,
+                now,
+                history_days: forecast::DEFAULT_HISTORY_DAYS,
+            },
+        )
+        .map(|f| f.to_json())
+        .map_err(|e| match e {
+            forecast::ForecastError::BadParameter(m) => bad(m),
+            other => failed(other.to_string()),
+        });
+    }
+    let instant = |name: &str| -> Result<Option<i64>, QueryError> {
+        params
+            .get(name)
+            .map(|s| {
+                tollgate_pricing::report::Period::parse(s, "9999-12-31")
+                    .map(|p| p.start())
+                    .map_err(|e| bad(format!("{name}: {e}")))
+            })
+            .transpose()
+    };
+    let to = instant("to")?.unwrap_or(now);
+    let from = instant("from")?.unwrap_or(now - now.rem_euclid(86_400) - 14 * 86_400);
+    if to <= from {
+        return Err(bad("from must be before to".into()));
+    }
+    let sensitivity = match params.get("sensitivity") {
+        Some(s) => s
+            .parse::<f64>()
+            .map_err(|_| bad(format!("sensitivity: `{s}` is not a number")))?,
+        None => anomaly::DEFAULT_SENSITIVITY,
+    };
+    let min_impact = match params.get("min_impact") {
+        Some(s) => s
+            .parse::<rust_decimal::Decimal>()
+            .map_err(|_| bad(format!("min_impact: `{s}` is not a decimal")))?,
+        None => anomaly::DEFAULT_MIN_IMPACT,
+    };
+    anomaly::detect(
+        ledger,
+        &anomaly::AnomalyOptions {
+            catalog,
+            free_tier: tollgate_pricing::FreeTier::Off,
+            from,
+            to,
+            sensitivity,
+            min_impact,
+            weeks: anomaly::DEFAULT_WEEKS,
+        },
+    )
+    .map(|a| a.to_json())
+    .map_err(|e| match e {
+        anomaly::AnomalyError::BadParameter(m) => bad(m),
+        other => failed(other.to_string()),
+    })
 }
 
 /// `/admin/usage` and `/admin/cost`: open the ledger (read side; the flusher has its own
@@ -357,7 +465,12 @@ fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
                 message: e.to_string(),
             }
         };
-        let params = crate::report::ReportParams::from_query(query).map_err(bad(400))?;
+        let params = match kind {
+            QueryKind::Usage | QueryKind::Cost => {
+                Some(crate::report::ReportParams::from_query(query).map_err(bad(400))?)
+            }
+            QueryKind::Forecast | QueryKind::Anomalies => None,
+        };
         let url_text = metering.store.as_deref().unwrap_or(DEFAULT_STORE);
         let url = tollgate_store::parse_store_url(url_text).map_err(|e| QueryError {
             status: 500,
@@ -377,18 +490,19 @@ fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
             },
             message: e.to_string(),
         };
-        match kind {
-            QueryKind::Usage => {
-                crate::report::usage_json(ledger.as_mut(), &params).map_err(ledger_error)
+        match (kind, &params) {
+            (QueryKind::Usage, Some(params)) => {
+                crate::report::usage_json(ledger.as_mut(), params).map_err(ledger_error)
             }
-            QueryKind::Cost => crate::report::cost(
+            (QueryKind::Cost, Some(params)) => crate::report::cost(
                 ledger.as_mut(),
                 &catalog,
                 tollgate_pricing::FreeTier::Off,
-                &params,
+                params,
             )
             .map(|r| r.to_json())
             .map_err(ledger_error),
+            _ => analysis_json(kind, ledger.as_mut(), &catalog, query),
         }
     })
 }
