@@ -12,10 +12,12 @@
 //! the date (a ChaCha8 stream per day), each scenario draws from its own streams, so adding a
 //! scenario never changes the baseline.
 //!
-//! ```no_run
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
 //! use tollgate_analytics::simulate::{SimConfig, Simulation};
-//! # let mut ledger: Box<dyn tollgate_meter::Ledger> = unimplemented!();
+//!
+//! fn simulate_into(
+//!     ledger: &mut dyn tollgate_meter::Ledger,
+//! ) -> Result<(), Box<dyn std::error::Error>> {
 //! let config = SimConfig {
 //!     seed: 7,
 //!     start: 1_735_689_600, // 2025-01-01T00:00:00Z
@@ -24,9 +26,10 @@
 //!     scenarios: vec!["retry-storm:day=12,hours=6".parse()?],
 //! };
 //! let sim = Simulation::new(config, &tollgate_pricing::Catalog::embedded())?;
-//! let outcome = sim.run(ledger.as_mut())?;
+//! let outcome = sim.run(ledger)?;
 //! println!("{}", outcome.truth.to_json());
-//! # Ok(()) }
+//! Ok(())
+//! }
 //! ```
 
 mod scenario;
