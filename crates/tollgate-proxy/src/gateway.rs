@@ -779,12 +779,12 @@ impl Finish<'_> {
         let body = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
         ctx.status = resp.status().as_u16();
         ctx.response_length = body;
-        let sent_body = if ctx.method == http::Method::HEAD {
-            0
-        } else {
-            body
+        // Bytes out are only needed by the meter: no header walk when metering is off.
+        let bytes_out = match &self.gateway.meter {
+            Some(_) if ctx.method == http::Method::HEAD => head_bytes(resp),
+            Some(_) => head_bytes(resp) + body,
+            None => 0,
         };
-        let bytes_out = head_bytes(resp) + sent_body;
         self.record(ctx, bytes_out);
     }
 
