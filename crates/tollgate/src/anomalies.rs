@@ -1,17 +1,13 @@
 //! `tollgate cost anomalies`: hours of cost well above a seasonal baseline, with their cause
 //! (docs/anomalies.md).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use anyhow::bail;
+use crate::cost::PriceArgs;
+use crate::report::{instant, unix_now};
 use clap::{Args, ValueEnum};
 use rust_decimal::Decimal;
 use tollgate_analytics::anomaly::{
     detect, AnomalyOptions, DEFAULT_MIN_IMPACT, DEFAULT_SENSITIVITY, DEFAULT_WEEKS,
 };
-use tollgate_pricing::report::Period;
-
-use crate::cost::PriceArgs;
 
 /// Output format of `cost anomalies`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -47,26 +43,32 @@ pub struct AnomaliesArgs {
     pub prices: PriceArgs,
 }
 
-pub fn run(args: &AnomaliesArgs) -> anyhow::Result<()> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let instant = |flag: &str, s: &str| -> anyhow::Result<i64> {
-        Ok(Period::parse(s, "9999-12-31")
-            .map_err(|e| anyhow::anyhow!("--{flag} {s}: {e}"))?
-            .start())
-    };
-    let to = match args.to.as_deref() {
-        Some(s) => instant("to", s)?,
+/// The period examined: `[from, to)` in Unix seconds; by default the 14 days before today's
+/// 00:00 UTC up to now. Shared by the command and `/admin/anomalies`; `prefix` is how the
+/// parameters are spelled in errors (`--` or nothing).
+pub fn window(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: i64,
+    prefix: &str,
+) -> Result<(i64, i64), String> {
+    let to = match to {
+        Some(s) => instant(&format!("{prefix}to"), s)?,
         None => now,
     };
-    let from = match args.from.as_deref() {
-        Some(s) => instant("from", s)?,
+    let from = match from {
+        Some(s) => instant(&format!("{prefix}from"), s)?,
         None => now - now.rem_euclid(86_400) - 14 * 86_400,
     };
     if to <= from {
-        bail!("--from must be before --to");
+        return Err(format!("{prefix}from must be before {prefix}to"));
     }
+    Ok((from, to))
+}
+
+pub fn run(args: &AnomaliesArgs) -> anyhow::Result<()> {
+    let (from, to) = window(args.from.as_deref(), args.to.as_deref(), unix_now(), "--")
+        .map_err(|e| anyhow::anyhow!(e))?;
     let catalog = args.prices.catalog()?;
     let url = tollgate_store::parse_store_url(&args.store)?;
     let mut ledger = tollgate_store::open(&url, tollgate_store::OpenMode::MustExist)?;

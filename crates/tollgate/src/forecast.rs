@@ -1,11 +1,8 @@
 //! `tollgate cost forecast`: the month-end projection from the ledger (docs/forecast.md).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 use tollgate_analytics::forecast::{forecast, ForecastOptions, DEFAULT_HISTORY_DAYS};
-use tollgate_pricing::report::Period;
 use tollgate_types::usage::Dimension;
 
 use crate::cost::PriceArgs;
@@ -42,41 +39,38 @@ pub struct ForecastArgs {
     pub prices: PriceArgs,
 }
 
-pub fn run(args: &ForecastArgs) -> anyhow::Result<()> {
-    let by = match args.by.as_deref() {
-        None => Vec::new(),
-        Some(list) => {
-            let by = Dimension::parse_list(list).ok();
-            match by {
-                Some(by)
-                    if by.iter().all(|d| {
-                        matches!(
-                            d,
-                            Dimension::Api
-                                | Dimension::Stage
-                                | Dimension::Route
-                                | Dimension::Tag(_)
-                        )
-                    }) =>
-                {
-                    by
-                }
-                _ => bail!(
-                    "--by {list}: expected a comma-separated list of api, stage, route, tag:NAME"
-                ),
-            }
-        }
+/// The forecast's rows: api, stage, route and tag:NAME only (the dimensions a month-end
+/// projection is asked for). Shared by the command and `/admin/forecast`; `name` spells the
+/// parameter in errors.
+pub fn parse_by(list: Option<&str>, name: &str) -> Result<Vec<Dimension>, String> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
     };
+    match Dimension::parse_list(list) {
+        Ok(by)
+            if by.iter().all(|d| {
+                matches!(
+                    d,
+                    Dimension::Api | Dimension::Stage | Dimension::Route | Dimension::Tag(_)
+                )
+            }) =>
+        {
+            Ok(by)
+        }
+        _ => Err(format!(
+            "{name} {list}: expected a comma-separated list of api, stage, route, tag:NAME"
+        )),
+    }
+}
+
+pub fn run(args: &ForecastArgs) -> anyhow::Result<()> {
+    let by = parse_by(args.by.as_deref(), "--by").map_err(|e| anyhow::anyhow!(e))?;
     if args.history_days > 366 {
         bail!("--history-days {}: expected 0 to 366", args.history_days);
     }
     let now = match args.at.as_deref() {
-        Some(at) => Period::parse(at, "9999-12-31")
-            .map_err(|e| anyhow::anyhow!("--at {at}: {e}"))?
-            .start(),
-        None => SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64),
+        Some(at) => crate::report::instant("--at", at).map_err(|e| anyhow::anyhow!(e))?,
+        None => crate::report::unix_now(),
     };
     let catalog = args.prices.catalog()?;
     let url = tollgate_store::parse_store_url(&args.store)?;

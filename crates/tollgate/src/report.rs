@@ -36,9 +36,7 @@ impl ReportParams {
         to: Option<&str>,
         by: Option<&str>,
     ) -> Result<Self, ReportError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = unix_now();
         let end_of_minute = now - now % 60 + 60;
         let period = match (from, to) {
             (None, None) => {
@@ -98,6 +96,21 @@ impl ReportParams {
         }
         Self::parse(from.as_deref(), to.as_deref(), by.as_deref())
     }
+}
+
+/// Now, in seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A UTC instant given as `YYYY-MM`, `YYYY-MM-DD` or RFC 3339, in Unix seconds; `name` (a
+/// flag or a query parameter) names it in the error.
+pub fn instant(name: &str, s: &str) -> Result<i64, String> {
+    Period::parse(s, "9999-12-31")
+        .map(|p| p.start())
+        .map_err(|e| format!("{name} {s}: {e}"))
 }
 
 /// Period errors name the command-line flags (`period.from` means `--from`).

@@ -364,9 +364,7 @@ fn analysis_json(
         form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = crate::report::unix_now();
     let known: &[&str] = match kind {
         QueryKind::Forecast => &["by"],
         _ => &["from", "to", "sensitivity", "min_impact"],
@@ -378,11 +376,8 @@ fn analysis_json(
         )));
     }
     if let QueryKind::Forecast = kind {
-        let by = match params.get("by") {
-            Some(list) => tollgate_types::usage::Dimension::parse_list(list)
-                .map_err(|e| bad(format!("by: {e}")))?,
-            None => Vec::new(),
-        };
+        let by =
+            crate::forecast::parse_by(params.get("by").map(String::as_str), "by").map_err(bad)?;
         return forecast::forecast(
             ledger,
             &forecast::ForecastOptions {
@@ -399,21 +394,13 @@ fn analysis_json(
             other => failed(other.to_string()),
         });
     }
-    let instant = |name: &str| -> Result<Option<i64>, QueryError> {
-        params
-            .get(name)
-            .map(|s| {
-                tollgate_pricing::report::Period::parse(s, "9999-12-31")
-                    .map(|p| p.start())
-                    .map_err(|e| bad(format!("{name}: {e}")))
-            })
-            .transpose()
-    };
-    let to = instant("to")?.unwrap_or(now);
-    let from = instant("from")?.unwrap_or(now - now.rem_euclid(86_400) - 14 * 86_400);
-    if to <= from {
-        return Err(bad("from must be before to".into()));
-    }
+    let (from, to) = crate::anomalies::window(
+        params.get("from").map(String::as_str),
+        params.get("to").map(String::as_str),
+        now,
+        "",
+    )
+    .map_err(bad)?;
     let sensitivity = match params.get("sensitivity") {
         Some(s) => s
             .parse::<f64>()
