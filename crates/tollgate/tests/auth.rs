@@ -677,3 +677,39 @@ apis:
     assert_eq!(status("alice").await, 200);
     assert_eq!(status("alice").await, 429, "the key's quota applies");
 }
+
+/// A JWKS endpoint that is down: the gateway starts, denies tokens it cannot check with
+/// AWS's 401, and keeps serving every other route.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_jwks_endpoint_denies_and_the_gateway_stays_up() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let upstream = spawn_echo_upstream().await;
+    let gw = Gateway::start(&config(&issuer, &upstream.url(), "http://127.0.0.1:9"));
+    // A well-formed, signed token naming the dead issuer: only the keys are missing.
+    let signer = spawn_jwt_issuer().await;
+    let mut claims = signer.claims("app", "alice", "read");
+    claims["iss"] = json!(issuer);
+    let token = signer.token(&claims);
+    let c = client();
+    let start = std::time::Instant::now();
+    let r = c
+        .get(format!("{}/private", gw.url("main")))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.text().await.unwrap(), r#"{"message":"Unauthorized"}"#);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "denied within the fetch timeout"
+    );
+    let r = c
+        .get(format!("{}/public/anything", gw.url("main")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "other routes keep working");
+}
