@@ -472,15 +472,11 @@ impl Gateway {
                 Err(e) => {
                     ctx.error = Some(GatewayError::Forbidden);
                     ctx.reason = Reason::AuthFailed;
-                    let mut resp = Response::new(Full::new(Bytes::from(e.body())));
-                    *resp.status_mut() = e.status();
-                    let h = resp.headers_mut();
-                    h.insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
+                    return integration::json_error(
+                        e.status(),
+                        HeaderValue::from_static(e.error_type()),
+                        Bytes::from(e.body()),
                     );
-                    h.insert("x-amzn-errortype", HeaderValue::from_static(e.error_type()));
-                    return resp;
                 }
             }
         }

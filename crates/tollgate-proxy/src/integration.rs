@@ -160,14 +160,24 @@ pub fn lambda_request(endpoint: &str, function: &str, event: Vec<u8>) -> Option<
 
 /// A response with a JSON error body in AWS's shape.
 pub fn error_response(err: GatewayError) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(err.body()));
-    *resp.status_mut() = err.status();
+    json_error(err.status(), err.error_type(), err.body())
+}
+
+/// A JSON error answer with AWS's `x-amzn-ErrorType` header (also for answers whose body is
+/// not fixed, such as SigV4's).
+pub fn json_error(
+    status: StatusCode,
+    error_type: HeaderValue,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    h.insert("x-amzn-errortype", err.error_type());
+    h.insert("x-amzn-errortype", error_type);
     resp
 }
 
