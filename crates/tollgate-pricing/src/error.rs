@@ -9,6 +9,9 @@ use crate::Meter;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PricingError {
+    /// An informational ledger meter (retries, size buckets, idle time) has no price.
+    #[error("ledger meter `{0}` is informational and has no price")]
+    NotPriced(tollgate_types::usage::UsageMeter),
     /// The region is not in the catalog.
     #[error("unknown region `{region}`; known regions: {}", known.join(", "))]
     UnknownRegion {

@@ -327,6 +327,10 @@ pub fn pricing_meter(meter: UsageMeter) -> Result<(Meter, Option<CacheSize>), Pr
             Some(CacheSize::from_gb(Decimal::new(i64::from(centi_gb), 2))?),
         ),
         UsageMeter::DataOutBytes => (Meter::DataTransferOutGb, None),
+        UsageMeter::Retries
+        | UsageMeter::UncompressedBytes
+        | UsageMeter::MessageSize { .. }
+        | UsageMeter::WebsocketIdleMs { .. } => return Err(PricingError::NotPriced(meter)),
     })
 }
 
@@ -337,6 +341,11 @@ fn base_per_unit(meter: UsageMeter) -> u64 {
         UsageMeter::WebsocketConnectionMs => 60_000,
         UsageMeter::CacheMs { .. } => 3_600_000,
         UsageMeter::DataOutBytes => 1 << 30,
+        // Informational meters are counted, never priced.
+        UsageMeter::Retries
+        | UsageMeter::UncompressedBytes
+        | UsageMeter::MessageSize { .. }
+        | UsageMeter::WebsocketIdleMs { .. } => 1,
     }
 }
 
@@ -502,6 +511,9 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<Report, PricingError> {
     // The period's cells, merged: bucket → (group, billable) → base units.
     let mut cells: BTreeMap<Bucket, BTreeMap<(Vec<String>, bool), u128>> = BTreeMap::new();
     for (i, row) in input.rows.iter().enumerate() {
+        if !row.meter.is_priced() {
+            continue;
+        }
         if row.group.len() != input.group_by.len() {
             return Err(PricingError::InvalidField {
                 field: format!("rows[{i}].group"),
@@ -533,7 +545,11 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<Report, PricingError> {
 
     // Whole-month billable totals.
     let mut month_units: BTreeMap<Bucket, u128> = BTreeMap::new();
-    for row in input.month_totals.iter().filter(|r| r.billable) {
+    for row in input
+        .month_totals
+        .iter()
+        .filter(|r| r.billable && r.meter.is_priced())
+    {
         *month_units
             .entry((row.month.clone(), row.region.clone(), row.meter))
             .or_default() += u128::from(row.counts.units);

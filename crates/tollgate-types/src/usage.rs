@@ -28,9 +28,51 @@ pub enum UsageMeter {
     CacheMs { centi_gb: u32 },
     /// Bytes sent to clients (status line, headers and body, after compression).
     DataOutBytes,
+    // --- Informational meters: never priced, kept for cost advice (docs/metering.md). ---
+    /// Requests that repeat, within the retry window, a request from the same client to the
+    /// same route that was answered 5xx or 429.
+    Retries,
+    /// Response body bytes sent without `Content-Encoding` in responses of at least 1 KB.
+    UncompressedBytes,
+    /// WebSocket messages (not units), either direction, whose size is at most `le_kb` KB
+    /// and above the next smaller bucket bound ([`MESSAGE_SIZE_BUCKETS_KB`]).
+    MessageSize { le_kb: u16 },
+    /// WebSocket idle time beyond `minutes`, in milliseconds: for every stretch of g
+    /// milliseconds without a message, `max(0, g - minutes)`; what an idle timeout of
+    /// `minutes` would have cut.
+    WebsocketIdleMs { minutes: u16 },
 }
 
+/// Upper bounds (KB) of the WebSocket message-size buckets: 32 and 40 bracket the messages
+/// "just over" a 32 KB unit.
+pub const MESSAGE_SIZE_BUCKETS_KB: [u16; 7] = [1, 4, 16, 32, 40, 64, 128];
+
+/// The idle-timeout thresholds (minutes) metered by [`UsageMeter::WebsocketIdleMs`].
+pub const IDLE_THRESHOLDS_MINUTES: [u16; 3] = [1, 5, 10];
+
 impl UsageMeter {
+    /// True for the meters AWS bills; false for the informational ones.
+    pub fn is_priced(&self) -> bool {
+        !matches!(
+            self,
+            UsageMeter::Retries
+                | UsageMeter::UncompressedBytes
+                | UsageMeter::MessageSize { .. }
+                | UsageMeter::WebsocketIdleMs { .. }
+        )
+    }
+
+    /// The message-size bucket of a message of `bytes` bytes.
+    pub fn message_size(bytes: u64) -> UsageMeter {
+        let kb = bytes.div_ceil(1024);
+        let le_kb = MESSAGE_SIZE_BUCKETS_KB
+            .iter()
+            .copied()
+            .find(|b| u64::from(*b) >= kb)
+            .unwrap_or(MESSAGE_SIZE_BUCKETS_KB[MESSAGE_SIZE_BUCKETS_KB.len() - 1]);
+        UsageMeter::MessageSize { le_kb }
+    }
+
     /// The stable name used in the ledger (`cache_ms:<GB>` for the cache meter, e.g.
     /// `cache_ms:0.5`).
     pub fn name(&self) -> std::borrow::Cow<'static, str> {
@@ -41,6 +83,12 @@ impl UsageMeter {
             UsageMeter::WebsocketMessages => Cow::Borrowed("websocket_messages"),
             UsageMeter::WebsocketConnectionMs => Cow::Borrowed("websocket_connection_ms"),
             UsageMeter::DataOutBytes => Cow::Borrowed("data_out_bytes"),
+            UsageMeter::Retries => Cow::Borrowed("retries"),
+            UsageMeter::UncompressedBytes => Cow::Borrowed("uncompressed_bytes"),
+            UsageMeter::MessageSize { le_kb } => Cow::Owned(format!("message_size_le_kb:{le_kb}")),
+            UsageMeter::WebsocketIdleMs { minutes } => {
+                Cow::Owned(format!("websocket_idle_ms_over:{minutes}"))
+            }
             UsageMeter::CacheMs { centi_gb } => {
                 let whole = centi_gb / 100;
                 let frac = centi_gb % 100;
@@ -81,6 +129,26 @@ impl FromStr for UsageMeter {
             "websocket_messages" => UsageMeter::WebsocketMessages,
             "websocket_connection_ms" => UsageMeter::WebsocketConnectionMs,
             "data_out_bytes" => UsageMeter::DataOutBytes,
+            "retries" => UsageMeter::Retries,
+            "uncompressed_bytes" => UsageMeter::UncompressedBytes,
+            other if other.starts_with("message_size_le_kb:") => {
+                let kb = &other["message_size_le_kb:".len()..];
+                match kb.parse::<u16>() {
+                    Ok(le_kb) if MESSAGE_SIZE_BUCKETS_KB.contains(&le_kb) => {
+                        UsageMeter::MessageSize { le_kb }
+                    }
+                    _ => return Err(UnknownName(s.to_owned())),
+                }
+            }
+            other if other.starts_with("websocket_idle_ms_over:") => {
+                let m = &other["websocket_idle_ms_over:".len()..];
+                match m.parse::<u16>() {
+                    Ok(minutes) if IDLE_THRESHOLDS_MINUTES.contains(&minutes) => {
+                        UsageMeter::WebsocketIdleMs { minutes }
+                    }
+                    _ => return Err(UnknownName(s.to_owned())),
+                }
+            }
             other => {
                 let gb = other
                     .strip_prefix("cache_ms:")
@@ -378,6 +446,10 @@ mod tests {
             UsageMeter::CacheMs { centi_gb: 1350 },
             UsageMeter::CacheMs { centi_gb: 23700 },
             UsageMeter::CacheMs { centi_gb: 105 },
+            UsageMeter::Retries,
+            UsageMeter::UncompressedBytes,
+            UsageMeter::MessageSize { le_kb: 40 },
+            UsageMeter::WebsocketIdleMs { minutes: 5 },
         ] {
             assert_eq!(m.name().parse::<UsageMeter>(), Ok(m), "{m}");
         }
@@ -388,6 +460,25 @@ mod tests {
         );
         assert!("cache_ms:x".parse::<UsageMeter>().is_err());
         assert!("bytes".parse::<UsageMeter>().is_err());
+        assert!("message_size_le_kb:3".parse::<UsageMeter>().is_err());
+        assert!("websocket_idle_ms_over:2".parse::<UsageMeter>().is_err());
+    }
+
+    #[test]
+    fn message_sizes_fall_in_their_bucket() {
+        let le = |b: u64| match UsageMeter::message_size(b) {
+            UsageMeter::MessageSize { le_kb } => le_kb,
+            other => panic!("{other}"),
+        };
+        assert_eq!(le(0), 1);
+        assert_eq!(le(1024), 1);
+        assert_eq!(le(1025), 4);
+        assert_eq!(le(32 * 1024), 32);
+        assert_eq!(le(32 * 1024 + 1), 40);
+        assert_eq!(le(128 * 1024), 128);
+        assert_eq!(le(10 << 20), 128);
+        assert!(!UsageMeter::Retries.is_priced());
+        assert!(UsageMeter::DataOutBytes.is_priced());
     }
 
     #[test]
