@@ -727,6 +727,7 @@ fn explicit_deny_wins_over_allow() {
     assert_eq!(
         err,
         SigV4Error::AccessDenied {
+            action: "execute-api:Invoke",
             principal: ALICE.to_owned(),
             resource: arn.clone(),
             explicit_deny: true,
@@ -776,6 +777,7 @@ fn no_matching_allow_is_an_implicit_deny() {
     assert!(matches!(
         err,
         SigV4Error::AccessDenied {
+            action: "execute-api:Invoke",
             explicit_deny: false,
             ..
         }

@@ -419,17 +419,11 @@ impl Cx<'_> {
                 schema::Protocol::Rest => {
                     self.err(
                         &format!("{p}/protocol"),
-                        "protocol `rest` is not supported yet (HTTP APIs only)",
+                        "protocol `rest` is not supported yet (HTTP and WebSocket APIs only)",
                     );
                     Protocol::Rest
                 }
-                schema::Protocol::Websocket => {
-                    self.err(
-                        &format!("{p}/protocol"),
-                        "protocol `websocket` is not supported yet (HTTP APIs only)",
-                    );
-                    Protocol::Websocket
-                }
+                schema::Protocol::Websocket => Protocol::Websocket,
             };
 
             let listener = match &a.listener {
@@ -521,9 +515,17 @@ impl Cx<'_> {
             let cors = a.cors.as_ref().map(|c| self.cors(&format!("{p}/cors"), c));
             let stages = self.stages(&p, a.stages.as_deref());
             let (integrations, integration_params) = self.integrations(&p, &a.integrations);
-            let mut routes = self.routes(&p, &a.routes, &integrations, &integration_params);
+            let is_websocket = protocol == Protocol::Websocket;
+            let mut routes = self.routes(
+                &p,
+                &a.routes,
+                &integrations,
+                &integration_params,
+                is_websocket,
+            );
             let authorizers = self.authorizers(&p, &a.authorizers);
             self.route_access(&p, &a.routes, &mut routes, &authorizers);
+            let websocket = self.websocket_api(&p, a, &routes, &integrations, &authorizers);
             let mut stages = stages;
             self.stage_throttles(&p, a.stages.as_deref(), &mut stages, &routes);
 
@@ -540,6 +542,7 @@ impl Cx<'_> {
                 integrations,
                 authorizers,
                 api_key_from_authorizer: a.api_key_source == schema::ApiKeySource::Authorizer,
+                websocket,
             });
         }
         out
@@ -1018,6 +1021,7 @@ impl Cx<'_> {
         raw: &[schema::Route],
         integrations: &[Integration],
         integration_params: &[Vec<String>],
+        websocket: bool,
     ) -> Vec<Route> {
         if raw.len() > MAX_ROUTES {
             self.err(
@@ -1034,7 +1038,12 @@ impl Cx<'_> {
         for (j, r) in raw.iter().enumerate() {
             let rp = format!("{p}/routes/{j}");
             let kp = format!("{rp}/key");
-            let (matcher, segments, valid_key) = match parse_route_key(&r.key) {
+            let parsed_key = if websocket {
+                crate::websocket::parse_route_key(&r.key).map(|m| (m, Vec::new()))
+            } else {
+                parse_route_key(&r.key)
+            };
+            let (matcher, segments, valid_key) = match parsed_key {
                 Ok((matcher, segments)) => (matcher, segments, true),
                 Err(e) => {
                     self.err(&kp, format!("invalid route key `{}`: {e}", r.key));
@@ -1121,6 +1130,7 @@ impl Cx<'_> {
                 authorization_scopes: Vec::new(),
                 api_key_required: false,
                 aws_iam: false,
+                route_response: r.route_response,
             });
         }
         out

@@ -13,6 +13,7 @@ mod load;
 pub mod model;
 mod schema;
 mod template;
+mod websocket;
 
 use std::path::Path;
 

@@ -261,6 +261,31 @@ pub struct Api {
     pub authorizers: Vec<Authorizer>,
     /// Keys come from the request authorizer's `usageIdentifierKey` instead of `x-api-key`.
     pub api_key_from_authorizer: bool,
+    /// WebSocket APIs only.
+    pub websocket: Option<WebsocketApi>,
+}
+
+/// What a WebSocket API adds to an API (docs/websocket.md).
+#[derive(Debug, Clone)]
+pub struct WebsocketApi {
+    /// The route selection expression as written.
+    pub route_selection_text: String,
+    /// The route selection expression: literal text and `$request.body.*` references.
+    pub route_selection: Template,
+    pub idle_timeout: Duration,
+    pub max_duration: Duration,
+    pub max_connections: Option<u32>,
+    pub connections_per_second: u32,
+    /// Messages waiting to be sent to one client.
+    pub send_queue: usize,
+    /// Indexed like `Api::integrations`: a mock integration's body as a template.
+    pub mock_bodies: Vec<Option<Template>>,
+    /// Route indexes of the predefined routes.
+    pub connect: Option<usize>,
+    pub disconnect: Option<usize>,
+    pub default: Option<usize>,
+    /// Custom route keys and their route indexes.
+    pub custom: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -294,12 +319,17 @@ pub struct Route {
     pub api_key_required: bool,
     /// SigV4 with `GatewayConfig::iam`.
     pub aws_iam: bool,
+    /// WebSocket: the integration's answer goes back to the client.
+    pub route_response: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteMatcher {
     /// The `$default` catch-all route.
     Default,
+    /// A WebSocket route (`$connect`, `$disconnect` or a custom key), chosen by the route
+    /// selection expression rather than by path.
+    Websocket,
     Path {
         /// `None` means `ANY`.
         method: Option<Method>,

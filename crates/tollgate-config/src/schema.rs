@@ -487,8 +487,8 @@ fn default_log_format() -> String {
     DEFAULT_ACCESS_LOG_FORMAT.to_owned()
 }
 
-/// The API type: `http` (HTTP API), `rest` (REST API) or `websocket` (WebSocket API). Only
-/// `http` is supported so far.
+/// The API type: `http` (HTTP API), `rest` (REST API, not supported yet) or `websocket`
+/// (WebSocket API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -545,6 +545,44 @@ pub struct Api {
     /// `authorizer` (the `usageIdentifierKey` a request authorizer returns).
     #[serde(default)]
     pub api_key_source: ApiKeySource,
+    /// websocket: how a message picks its route (AWS `RouteSelectionExpression`):
+    /// `$request.body.NAME` (default `$request.body.action`), text with
+    /// `${request.body.NAME}` references such as `${request.body.service}/${request.body.action}`,
+    /// or static text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_selection_expression: Option<String>,
+    /// websocket: connection limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<WebsocketLimits>,
+}
+
+/// Limits of a WebSocket API's connections (aws-facts.md §2.4).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebsocketLimits {
+    /// A connection with no message in either direction for this long is closed (1001);
+    /// default 600 (AWS: 10 minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86_400))]
+    pub idle_timeout_seconds: Option<u64>,
+    /// A connection open this long is closed (1001); default 7200 (AWS: 2 hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86_400))]
+    pub max_duration_seconds: Option<u64>,
+    /// Open connections allowed at once on this API; unlimited when absent (AWS enforces none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_connections: Option<u32>,
+    /// New connections accepted per second on this API (a token bucket of that rate and
+    /// burst); default 500 (AWS's account quota).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub connections_per_second: Option<u32>,
+    /// Messages waiting to be sent to one client (route responses and `@connections` posts);
+    /// a post beyond it gets 429 `LimitExceededException`. Default 256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65_536))]
+    pub send_queue: Option<u32>,
 }
 
 /// Where an API's key comes from (AWS `apiKeySource`).
@@ -627,6 +665,10 @@ pub struct Route {
     /// `iam.policies` (instead of an `authorizer`); `none` (default).
     #[serde(default)]
     pub authorization: RouteAuthorization,
+    /// websocket: send the integration's answer back to the client (AWS route response
+    /// `$default`). Not allowed on `$connect` and `$disconnect`.
+    #[serde(default)]
+    pub route_response: bool,
 }
 
 /// A route's built-in authorization.
@@ -741,7 +783,8 @@ pub struct Integration {
     /// mock: response headers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
-    /// mock: response body; default empty.
+    /// mock: response body; default empty. On a WebSocket API it may use `$request.body`,
+    /// `$request.body.NAME`, `$context.*` and `$stageVariables.*` like a mapping value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// lambda (required): base URL of a Lambda-compatible Invoke API, `http://host:port`.

@@ -16,6 +16,15 @@ use crate::model::{JsonPathSegment, Template, TemplatePart, VarRef};
 /// `authorizer.*` (claims and Lambda authorizer context) is open-ended and checked apart.
 pub const CONTEXT_VARIABLES: &[&str] = &[
     "accountId",
+    // WebSocket APIs (aws-facts §5.3).
+    "connectedAt",
+    "connectionId",
+    "eventType",
+    "messageId",
+    "messageDirection",
+    "error.validationErrorString",
+    "identity.apiKey",
+    "identity.apiKeyId",
     "apiId",
     "authorizer.error",
     "authorizer.principalId",

@@ -230,7 +230,7 @@ fn json_input_has_locations() {
 "#;
     assert_eq!(
         errors(text),
-        ["gw.yaml:4:68: unknown field `extra`, expected one of `api_key_required`, `authorization`, `authorization_scopes`, `authorizer`, `integration`, `key`"]
+        ["gw.yaml:4:68: unknown field `extra`, expected one of `api_key_required`, `authorization`, `authorization_scopes`, `authorizer`, `integration`, `key`, `route_response`"]
     );
     let text = text
         .replace(", \"extra\": 1", "")
@@ -450,8 +450,7 @@ fn api_identity_checks() {
             "gw.yaml:8:9: invalid API id `Bad_Id`: expected 1 to 10 lowercase letters and digits",
             "gw.yaml:9:5: API `c` has no `hosts`, and neither has API `a` (line 5): listener `main` can have only one default API",
             "gw.yaml:12:9: duplicate API id `shared` (also used by API `c` at line 10)",
-            "gw.yaml:15:15: protocol `rest` is not supported yet (HTTP APIs only)",
-            "gw.yaml:18:15: protocol `websocket` is not supported yet (HTTP APIs only)",
+            "gw.yaml:15:15: protocol `rest` is not supported yet (HTTP and WebSocket APIs only)",
         ]
     );
 }

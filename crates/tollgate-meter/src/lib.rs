@@ -9,6 +9,6 @@ pub mod recorder;
 pub use flusher::{start, FlusherHandle, FlusherSettings, MeterError, MeterStats};
 pub use ledger::{Ledger, LedgerError};
 pub use recorder::{
-    http_request_units, websocket_message_units, ApiKind, BillingPolicy, Meter, MeterSlot,
-    RequestUsage, RouteDims, UnknownRules,
+    http_request_units, websocket_message_units, ApiKind, BillingPolicy, Meter, RequestUsage,
+    RouteDims, UnitsUsage, UnknownRules,
 };

@@ -148,13 +148,29 @@ pub(crate) struct CellKey {
     meter: MeterSlot,
 }
 
-/// Which meter a cell counts (cache size is not needed on the request path).
+/// Which meter a cell counts: a request cell (request units plus bytes out), or any other
+/// meter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MeterSlot {
+pub(crate) enum MeterSlot {
     Requests,
-    DataOut,
-    WebsocketMessages,
-    WebsocketConnectionMs,
+    Meter(UsageMeter),
+}
+
+/// Units on one meter other than requests (WebSocket messages and connection time, the
+/// informational meters), as [`Meter::record_units`] takes them.
+#[derive(Debug, Clone, Copy)]
+pub struct UnitsUsage<'a> {
+    pub dims: &'a Arc<RouteDims>,
+    /// When, in seconds since the Unix epoch.
+    pub at_secs: i64,
+    pub client: IpAddr,
+    /// The authorizer's principal, which names the client instead of its address.
+    pub principal: Option<&'a str>,
+    pub api_key: Option<&'a Arc<str>>,
+    pub reason: Reason,
+    pub meter: UsageMeter,
+    pub units: u64,
+    pub events: u64,
 }
 
 /// A shard's cell, handed to the flusher: owned handles to the dimensions plus the counts.
@@ -188,6 +204,14 @@ static NEXT_METER_ID: AtomicU64 = AtomicU64::new(1);
 /// Fixed seeds, so a principal hashes the same on every worker thread.
 static PRINCIPAL_HASH: foldhash::quality::FixedState =
     foldhash::quality::FixedState::with_seed(0x7011_6a7e);
+
+/// The cell key's principal: 0 for none, else a hash with its low bit set.
+fn principal_hash(p: Option<&str>) -> u64 {
+    p.map_or(0, |p| {
+        use std::hash::BuildHasher as _;
+        PRINCIPAL_HASH.hash_one(p) | 1
+    })
+}
 
 /// A message to the flusher.
 pub(crate) enum ToFlusher {
@@ -245,10 +269,7 @@ impl Meter {
         };
         let status_class = u8::try_from(u.status / 100).unwrap_or(0).min(5);
         let minute = u.at_secs.div_euclid(60) * 60;
-        let principal = u.principal.map_or(0, |p| {
-            use std::hash::BuildHasher as _;
-            PRINCIPAL_HASH.hash_one(p) | 1
-        });
+        let principal = principal_hash(u.principal);
         let key = CellKey {
             minute,
             dims: Arc::as_ptr(u.dims) as usize,
@@ -286,57 +307,41 @@ impl Meter {
         });
     }
 
-    /// Record raw units on one of the WebSocket meters (issue 4 plugs in here).
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_units(
-        &self,
-        dims: &Arc<RouteDims>,
-        at_secs: i64,
-        client: IpAddr,
-        api_key: Option<&Arc<str>>,
-        reason: Reason,
-        slot: MeterSlot,
-        units: u64,
-        events: u64,
-    ) {
-        let meter = match slot {
-            MeterSlot::Requests => match dims.kind {
-                ApiKind::Rest => UsageMeter::RestRequests,
-                _ => UsageMeter::HttpRequests,
-            },
-            MeterSlot::DataOut => UsageMeter::DataOutBytes,
-            MeterSlot::WebsocketMessages => UsageMeter::WebsocketMessages,
-            MeterSlot::WebsocketConnectionMs => UsageMeter::WebsocketConnectionMs,
+    /// Record units on a meter other than requests: WebSocket messages (32 KB units) and
+    /// connection milliseconds, and the informational meters.
+    pub fn record_units(&self, u: UnitsUsage<'_>) {
+        let billable = self.policy.is_billable(u.reason);
+        let minute = u.at_secs.div_euclid(60) * 60;
+        let principal = principal_hash(u.principal);
+        let key = CellKey {
+            minute,
+            dims: Arc::as_ptr(u.dims) as usize,
+            client: u.client,
+            principal,
+            api_key: u
+                .api_key
+                .map_or(0, |k| Arc::as_ptr(k) as *const u8 as usize),
+            status_class: 0,
+            reason: u.reason,
+            meter: MeterSlot::Meter(u.meter),
         };
-        let billable = self.policy.is_billable(reason);
-        let minute = at_secs.div_euclid(60) * 60;
         self.with_shard(|shard| {
-            let key = CellKey {
-                minute,
-                dims: Arc::as_ptr(dims) as usize,
-                client,
-                principal: 0,
-                api_key: api_key.map_or(0, |k| Arc::as_ptr(k) as *const u8 as usize),
-                status_class: 0,
-                reason,
-                meter: slot,
-            };
             let cell = shard.entry(key).or_insert_with(|| Cell {
                 minute,
-                dims: Arc::clone(dims),
-                client,
-                principal: None,
-                api_key: api_key.cloned(),
+                dims: Arc::clone(u.dims),
+                client: u.client,
+                principal: u.principal.map(Box::from),
+                api_key: u.api_key.cloned(),
                 status_class: 0,
-                reason,
+                reason: u.reason,
                 billable,
-                meter,
+                meter: u.meter,
                 units: 0,
                 events: 0,
                 data_out: None,
             });
-            cell.units = cell.units.saturating_add(units);
-            cell.events = cell.events.saturating_add(events);
+            cell.units = cell.units.saturating_add(u.units);
+            cell.events = cell.events.saturating_add(u.events);
         });
     }
 

@@ -50,6 +50,22 @@ pub struct Context {
     /// How the meter classifies the request (set at each exit of the request path; a request
     /// dropped before one is reached stays `ClientClosed`).
     pub reason: Reason,
+    /// WebSocket events: the connection and the event (aws-facts §5.3).
+    pub ws: Option<WsEvent>,
+}
+
+/// The WebSocket part of `$context`.
+#[derive(Debug, Clone)]
+pub struct WsEvent {
+    pub connection_id: Arc<str>,
+    /// Unix milliseconds.
+    pub connected_at: u64,
+    /// `CONNECT`, `MESSAGE` or `DISCONNECT`.
+    pub event_type: &'static str,
+    /// MESSAGE events only.
+    pub message_id: Option<RequestId>,
+    /// The API key validated on `$connect`.
+    pub api_key: Option<Arc<str>>,
 }
 
 impl Context {
@@ -105,6 +121,17 @@ impl Context {
                 .map(|e| Cow::Owned(format!("\"{}\"", e.message()))),
             "error.responseType" => self.error.map(|e| Cow::Borrowed(e.response_type())),
             "authorizer.error" => self.authorizer_error.as_deref().map(Cow::Borrowed),
+            "connectionId" => self.ws.as_ref().map(|w| Cow::Borrowed(&*w.connection_id)),
+            "connectedAt" => self.ws.as_ref().and_then(|w| num(w.connected_at)),
+            "eventType" => self.ws.as_ref().map(|w| Cow::Borrowed(w.event_type)),
+            "messageId" => self
+                .ws
+                .as_ref()?
+                .message_id
+                .as_ref()
+                .map(|m| Cow::Borrowed(m.as_str())),
+            "messageDirection" => self.ws.as_ref().map(|_| Cow::Borrowed("IN")),
+            "identity.apiKey" => self.ws.as_ref()?.api_key.as_deref().map(Cow::Borrowed),
             _ => self.principal.as_ref()?.var(name),
         }
     }

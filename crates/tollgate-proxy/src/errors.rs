@@ -43,6 +43,16 @@ pub enum GatewayError {
     /// A dollar budget covering the request is spent and blocks (or throttles) its scope: 429
     /// `{"message":"Budget Exceeded"}` — tollgate's own answer, distinct from AWS's throttles.
     BudgetExceeded,
+    /// A plain request to a WebSocket API's stage URL: 426 with `Upgrade: websocket`.
+    UpgradeRequired,
+    /// `@connections`: the connection is closed or never existed: 410 `GoneException`
+    /// (aws-facts §4.3).
+    Gone,
+    /// `@connections`: data over 128 KB: 413 `PayloadTooLargeException`.
+    PayloadTooLarge,
+    /// A WebSocket connection limit (concurrent connections, new connections per second, or
+    /// a client's full send queue): 429 `LimitExceededException`.
+    LimitExceeded,
 }
 
 impl GatewayError {
@@ -59,9 +69,12 @@ impl GatewayError {
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::InvalidApiKey => StatusCode::FORBIDDEN,
-            Self::Throttled | Self::QuotaExceeded | Self::BudgetExceeded => {
+            Self::Throttled | Self::QuotaExceeded | Self::BudgetExceeded | Self::LimitExceeded => {
                 StatusCode::TOO_MANY_REQUESTS
             }
+            Self::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
+            Self::Gone => StatusCode::GONE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -82,6 +95,10 @@ impl GatewayError {
             Self::Throttled => br#"{"message":"Too Many Requests"}"#,
             Self::QuotaExceeded => br#"{"message":"Limit Exceeded"}"#,
             Self::BudgetExceeded => br#"{"message":"Budget Exceeded"}"#,
+            Self::UpgradeRequired => br#"{"message":"Upgrade Required"}"#,
+            Self::Gone => br#"{"message":"Gone"}"#,
+            Self::PayloadTooLarge => br#"{"message":"Payload Too Large"}"#,
+            Self::LimitExceeded => br#"{"message":"Limit Exceeded"}"#,
         })
     }
 
@@ -102,6 +119,10 @@ impl GatewayError {
             Self::Throttled => "TooManyRequestsException",
             Self::QuotaExceeded => "LimitExceededException",
             Self::BudgetExceeded => "BudgetExceededException",
+            Self::UpgradeRequired => "UpgradeRequiredException",
+            Self::Gone => "GoneException",
+            Self::PayloadTooLarge => "PayloadTooLargeException",
+            Self::LimitExceeded => "LimitExceededException",
         })
     }
 
@@ -122,6 +143,10 @@ impl GatewayError {
             Self::Throttled => "Too Many Requests",
             Self::QuotaExceeded => "Limit Exceeded",
             Self::BudgetExceeded => "Budget Exceeded",
+            Self::UpgradeRequired => "Upgrade Required",
+            Self::Gone => "Gone",
+            Self::PayloadTooLarge => "Payload Too Large",
+            Self::LimitExceeded => "Limit Exceeded",
         }
     }
 
@@ -142,6 +167,10 @@ impl GatewayError {
             Self::Throttled => "THROTTLED",
             Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::BudgetExceeded => "BUDGET_EXCEEDED",
+            Self::UpgradeRequired => "BAD_REQUEST_PARAMETERS",
+            Self::Gone => "RESOURCE_NOT_FOUND",
+            Self::PayloadTooLarge => "REQUEST_TOO_LARGE",
+            Self::LimitExceeded => "THROTTLED",
         }
     }
 }

@@ -37,6 +37,60 @@ pub struct Gateway {
     access_log: Option<AccessLog>,
     meter: Option<Meter>,
     budget_states: crate::runtime::BudgetStates,
+    /// Open WebSocket connections.
+    ws: crate::websocket::Registry,
+    /// Turns true at shutdown: WebSocket connections close with 1001.
+    ws_stop: tokio::sync::watch::Sender<bool>,
+    /// Connections (HTTP and WebSocket) still being served, for the drain at shutdown.
+    drain: Arc<Drain>,
+}
+
+/// Counts the connections being served so that shutdown can wait for them.
+#[derive(Default)]
+pub struct Drain {
+    active: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Held by a connection's task while it is served.
+pub struct DrainGuard(Arc<Drain>);
+
+impl Drop for DrainGuard {
+    fn drop(&mut self) {
+        if self
+            .0
+            .active
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl Drain {
+    pub fn enter(self: &Arc<Self>) -> DrainGuard {
+        self.active
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        DrainGuard(Arc::clone(self))
+    }
+
+    pub fn active(&self) -> usize {
+        self.active.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Wait until no connection is being served.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.active() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 type Body = Full<Bytes>;
@@ -79,7 +133,53 @@ impl Gateway {
             metrics,
             access_log,
             meter,
+            ws: crate::websocket::Registry::new(),
+            ws_stop: tokio::sync::watch::Sender::new(false),
+            drain: Arc::default(),
         })
+    }
+
+    /// The open WebSocket connections.
+    pub fn ws_registry(&self) -> &crate::websocket::Registry {
+        &self.ws
+    }
+
+    /// A receiver that turns true when WebSocket connections must close.
+    pub fn ws_stop_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.ws_stop.subscribe()
+    }
+
+    /// Close every WebSocket connection (1001 Going Away), as at shutdown.
+    pub fn close_websockets(&self) {
+        self.ws_stop.send_replace(true);
+    }
+
+    /// Count a connection as being served until the guard drops.
+    pub fn drain_guard(&self) -> DrainGuard {
+        self.drain.enter()
+    }
+
+    pub fn drain(&self) -> &Arc<Drain> {
+        &self.drain
+    }
+
+    pub(crate) fn next_request_id(&self) -> tollgate_types::id::RequestId {
+        self.ids.next_id()
+    }
+
+    /// Hand the connection time of this thread's open WebSocket connections to the meter
+    /// (called every flush interval by each worker, before it flushes its shard), so the
+    /// ledger is current for connections that stay open.
+    pub fn accrue_websockets(&self) {
+        if self.meter.is_none() {
+            return;
+        }
+        let me = std::thread::current().id();
+        for conn in self.ws.all() {
+            if conn.thread == me && !conn.closed.load(std::sync::atomic::Ordering::Acquire) {
+                crate::websocket::conn::accrue(self, &conn, false);
+            }
+        }
     }
 
     /// Every API key's remaining usage-plan quota.
@@ -163,6 +263,7 @@ impl Gateway {
             principal: None,
             authorizer_error: None,
             reason: Reason::ClientClosed,
+            ws: None,
         });
         // If the client goes away, hyper drops this future mid-way; the guard still logs,
         // counts and meters the request (status 499, nginx's "client closed request").
@@ -175,15 +276,16 @@ impl Gateway {
         };
         let mut resp = match done.ctx.as_deref_mut() {
             Some(ctx) => {
-                self.process(
-                    &rt,
-                    listener,
-                    &peer,
-                    req,
-                    ctx,
-                    &mut done.integration_latency,
-                )
-                .await
+                Arc::clone(&self)
+                    .process(
+                        &rt,
+                        listener,
+                        &peer,
+                        req,
+                        ctx,
+                        &mut done.integration_latency,
+                    )
+                    .await
             }
             // The guard was just built with the context; it is only taken by `complete`.
             None => integration::error_response(GatewayError::IntegrationFailure),
@@ -198,8 +300,8 @@ impl Gateway {
     }
 
     async fn process(
-        &self,
-        rt: &Runtime,
+        self: Arc<Self>,
+        rt: &Arc<Runtime>,
         listener: usize,
         peer: &Peer,
         req: Request<Incoming>,
@@ -208,11 +310,6 @@ impl Gateway {
     ) -> Response<Body> {
         let server = &rt.config.server;
         let (mut parts, body) = req.into_parts();
-        let fail = |ctx: &mut Context, reason: Reason, e: GatewayError| {
-            ctx.error = Some(e);
-            ctx.reason = reason;
-            integration::error_response(e)
-        };
 
         // Request line plus header values, as AWS counts them (aws-facts.md §2.2).
         let header_bytes = parts.method.as_str().len()
@@ -256,6 +353,14 @@ impl Gateway {
             return fail(ctx, Reason::Malformed, GatewayError::HeadersTooLarge);
         }
 
+        if api.websocket.is_some() {
+            let path = path.to_owned();
+            return crate::websocket::handle(
+                &self, rt, api_idx, stage_idx, &path, parts, body, peer, ctx,
+            )
+            .await;
+        }
+
         if let Some(cors) = &art.cors {
             if CorsPolicy::is_preflight(&parts.method, &parts.headers) {
                 let mut resp = Response::new(Full::new(Bytes::new()));
@@ -289,135 +394,13 @@ impl Gateway {
             .collect();
         let raw_query = parts.uri.query().unwrap_or("");
 
-        // The route's authorizer (aws-facts §3.8, §3.9): cached keys or answers cost no I/O.
-        match route
-            .authorizer
-            .and_then(|i| art.authorizers.get(i))
-            .map(|a| &a.kind)
+        if let Err(resp) = self
+            .admit(
+                rt, api_idx, stage_idx, m.route, &parts, path, &params, peer, ctx,
+            )
+            .await
         {
-            None => {}
-            Some(AuthorizerRt::Jwt(jwt)) => {
-                match jwt
-                    .authorize(&parts.headers, &route.authorization_scopes)
-                    .await
-                {
-                    Ok(p) => ctx.principal = Some(Principal::Jwt(p)),
-                    Err(e) => {
-                        let kind = if e.status() == StatusCode::FORBIDDEN {
-                            GatewayError::Forbidden
-                        } else {
-                            GatewayError::Unauthorized
-                        };
-                        let mut resp = fail(ctx, Reason::AuthFailed, kind);
-                        if let Ok(v) = HeaderValue::try_from(e.www_authenticate()) {
-                            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-                        }
-                        return resp;
-                    }
-                }
-            }
-            Some(AuthorizerRt::Request(authorizer)) => {
-                let decoded: Vec<(&str, &str)> =
-                    params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-                let result = {
-                    let ctx_ref: &Context = ctx;
-                    let context_var = |name: &str| ctx_ref.var(name).map(Cow::into_owned);
-                    let host = parts
-                        .headers
-                        .get(header::HOST)
-                        .and_then(|h| h.to_str().ok())
-                        .unwrap_or("");
-                    let req = tollgate_auth::AuthorizerRequest {
-                        method: &parts.method,
-                        raw_path: parts.uri.path(),
-                        path,
-                        raw_query,
-                        headers: &parts.headers,
-                        path_params: &decoded,
-                        stage_variables: &stage.variables,
-                        route_key: &route.key,
-                        resource_path: match &route.matcher {
-                            RouteMatcher::Default => "$default",
-                            RouteMatcher::Path { path, .. } => path.as_str(),
-                        },
-                        region: &rt.config.region,
-                        account_id: &rt.config.account_id,
-                        api_id: &api.id,
-                        stage: &stage.name,
-                        domain_name: host,
-                        source_ip: peer.ip.to_str().unwrap_or(""),
-                        protocol: version_str(parts.version),
-                        request_id: ctx_ref.request_id.as_str(),
-                        request_time: ctx_ref.request_time.into(),
-                        context_var: Some(&context_var),
-                    };
-                    authorizer.authorize(&req).await
-                };
-                match result {
-                    Ok(p) => ctx.principal = Some(Principal::Lambda(Arc::new(p))),
-                    Err(e) => {
-                        let kind = match e.status().as_u16() {
-                            401 => GatewayError::Unauthorized,
-                            403 => GatewayError::Forbidden,
-                            _ => GatewayError::AuthorizerFailure,
-                        };
-                        ctx.authorizer_error = Some(e.authorizer_error().into());
-                        return fail(ctx, Reason::AuthFailed, kind);
-                    }
-                }
-            }
-        }
-
-        // API key, throttles, quota (aws-facts §2.5, §3.11). AWS does not bill what is
-        // refused here; the meter records it as non-billable with the reason.
-        let access = &rt.access;
-        let mut plan_key = None;
-        if route.api_key_required {
-            let key = if api.api_key_from_authorizer {
-                match &ctx.principal {
-                    Some(Principal::Lambda(p)) => p
-                        .usage_identifier_key
-                        .as_deref()
-                        .and_then(|k| access.key(k.as_bytes())),
-                    _ => None,
-                }
-            } else {
-                match parts.headers.get_all(&X_API_KEY).iter().next() {
-                    Some(v) => access.key(v.as_bytes()),
-                    None => None,
-                }
-            };
-            let Some(key) = key else {
-                return fail(ctx, Reason::MissingKey, GatewayError::InvalidApiKey);
-            };
-            let Some(pk) = access.plan_key(api_idx, stage_idx, key) else {
-                return fail(ctx, Reason::MissingKey, GatewayError::InvalidApiKey);
-            };
-            ctx.api_key = Some(key);
-            plan_key = Some(pk);
-        }
-        if access
-            .throttles
-            .check(access.route_idx(api_idx, stage_idx, m.route), plan_key)
-            .is_err()
-        {
-            return fail(ctx, Reason::Throttled, GatewayError::Throttled);
-        }
-        if rt
-            .budgets
-            .iter()
-            .any(|b| b.refuses(api_idx, stage_idx, ctx.api_key))
-        {
-            return fail(ctx, Reason::BudgetExceeded, GatewayError::BudgetExceeded);
-        }
-        if let Some(pk) = plan_key {
-            if access
-                .quotas
-                .try_consume(pk, time::OffsetDateTime::from(ctx.request_time))
-                .is_err()
-            {
-                return fail(ctx, Reason::QuotaExceeded, GatewayError::QuotaExceeded);
-            }
+            return *resp;
         }
 
         let declared = parts
@@ -452,32 +435,8 @@ impl Gateway {
         // IAM authorization needs the body (its hash is signed), so it comes after reading
         // it (aws-facts §3.10).
         if route.aws_iam {
-            let Some(verifier) = &rt.iam else {
-                // compile() refuses aws_iam routes without an `iam` section.
-                return fail(ctx, Reason::AuthFailed, GatewayError::Forbidden);
-            };
-            let mut signed = tollgate_auth::SignedRequest::new(
-                parts.method.as_str(),
-                parts.uri.path(),
-                parts.uri.query(),
-                &parts.headers,
-                &body,
-            );
-            if let Some(authority) = parts.uri.authority() {
-                signed = signed.with_authority(authority.as_str());
-            }
-            let arn = verifier.resource_arn(&api.id, &stage.name, parts.method.as_str(), path);
-            match verifier.verify_and_authorize(&signed, SystemTime::now(), &arn) {
-                Ok(p) => ctx.principal = Some(Principal::Iam(Arc::new(p))),
-                Err(e) => {
-                    ctx.error = Some(GatewayError::Forbidden);
-                    ctx.reason = Reason::AuthFailed;
-                    return integration::json_error(
-                        e.status(),
-                        HeaderValue::from_static(e.error_type()),
-                        Bytes::from(e.body()),
-                    );
-                }
+            if let Err(resp) = check_iam(rt, api, &stage.name, &parts, path, &body, ctx) {
+                return *resp;
             }
         }
 
@@ -644,6 +603,182 @@ impl Gateway {
         out
     }
 
+    /// The route's admission: its authorizer (aws-facts §3.8, §3.9), API key, throttles,
+    /// budgets and quota (§2.5, §3.11). AWS does not bill what is refused here; the meter
+    /// records it as non-billable with the reason. Shared by HTTP routes and WebSocket
+    /// `$connect`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn admit(
+        &self,
+        rt: &Runtime,
+        api_idx: usize,
+        stage_idx: usize,
+        route_idx: usize,
+        parts: &http::request::Parts,
+        path: &str,
+        params: &[(&str, Cow<'_, str>)],
+        peer: &Peer,
+        ctx: &mut Context,
+    ) -> Result<(), Box<Response<Body>>> {
+        let (api, art) = rt.api(api_idx);
+        let stage = &api.stages[stage_idx];
+        let route = &api.routes[route_idx];
+        let raw_query = parts.uri.query().unwrap_or("");
+        // The route's authorizer (aws-facts §3.8, §3.9): cached keys or answers cost no I/O.
+        match route
+            .authorizer
+            .and_then(|i| art.authorizers.get(i))
+            .map(|a| &a.kind)
+        {
+            None => {}
+            Some(AuthorizerRt::Jwt(jwt)) => {
+                match jwt
+                    .authorize(&parts.headers, &route.authorization_scopes)
+                    .await
+                {
+                    Ok(p) => ctx.principal = Some(Principal::Jwt(p)),
+                    Err(e) => {
+                        let kind = if e.status() == StatusCode::FORBIDDEN {
+                            GatewayError::Forbidden
+                        } else {
+                            GatewayError::Unauthorized
+                        };
+                        let mut resp = fail(ctx, Reason::AuthFailed, kind);
+                        if let Ok(v) = HeaderValue::try_from(e.www_authenticate()) {
+                            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                        }
+                        return Err(Box::new(resp));
+                    }
+                }
+            }
+            Some(AuthorizerRt::Request(authorizer)) => {
+                let decoded: Vec<(&str, &str)> =
+                    params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+                let result = {
+                    let ctx_ref: &Context = ctx;
+                    let context_var = |name: &str| ctx_ref.var(name).map(Cow::into_owned);
+                    let host = parts
+                        .headers
+                        .get(header::HOST)
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("");
+                    let req = tollgate_auth::AuthorizerRequest {
+                        method: &parts.method,
+                        raw_path: parts.uri.path(),
+                        path,
+                        raw_query,
+                        headers: &parts.headers,
+                        path_params: &decoded,
+                        stage_variables: &stage.variables,
+                        route_key: &route.key,
+                        resource_path: match &route.matcher {
+                            RouteMatcher::Default => "$default",
+                            RouteMatcher::Path { path, .. } => path.as_str(),
+                            RouteMatcher::Websocket => route.key.as_str(),
+                        },
+                        region: &rt.config.region,
+                        account_id: &rt.config.account_id,
+                        api_id: &api.id,
+                        stage: &stage.name,
+                        domain_name: host,
+                        source_ip: peer.ip.to_str().unwrap_or(""),
+                        protocol: version_str(parts.version),
+                        request_id: ctx_ref.request_id.as_str(),
+                        request_time: ctx_ref.request_time.into(),
+                        context_var: Some(&context_var),
+                    };
+                    authorizer.authorize(&req).await
+                };
+                match result {
+                    Ok(p) => ctx.principal = Some(Principal::Lambda(Arc::new(p))),
+                    Err(e) => {
+                        let kind = match e.status().as_u16() {
+                            401 => GatewayError::Unauthorized,
+                            403 => GatewayError::Forbidden,
+                            _ => GatewayError::AuthorizerFailure,
+                        };
+                        ctx.authorizer_error = Some(e.authorizer_error().into());
+                        return Err(Box::new(fail(ctx, Reason::AuthFailed, kind)));
+                    }
+                }
+            }
+        }
+
+        // API key, throttles, quota (aws-facts §2.5, §3.11). AWS does not bill what is
+        // refused here; the meter records it as non-billable with the reason.
+        let access = &rt.access;
+        let mut plan_key = None;
+        if route.api_key_required {
+            let key = if api.api_key_from_authorizer {
+                match &ctx.principal {
+                    Some(Principal::Lambda(p)) => p
+                        .usage_identifier_key
+                        .as_deref()
+                        .and_then(|k| access.key(k.as_bytes())),
+                    _ => None,
+                }
+            } else {
+                match parts.headers.get_all(&X_API_KEY).iter().next() {
+                    Some(v) => access.key(v.as_bytes()),
+                    None => None,
+                }
+            };
+            let Some(key) = key else {
+                return Err(Box::new(fail(
+                    ctx,
+                    Reason::MissingKey,
+                    GatewayError::InvalidApiKey,
+                )));
+            };
+            let Some(pk) = access.plan_key(api_idx, stage_idx, key) else {
+                return Err(Box::new(fail(
+                    ctx,
+                    Reason::MissingKey,
+                    GatewayError::InvalidApiKey,
+                )));
+            };
+            ctx.api_key = Some(key);
+            plan_key = Some(pk);
+        }
+        if access
+            .throttles
+            .check(access.route_idx(api_idx, stage_idx, route_idx), plan_key)
+            .is_err()
+        {
+            return Err(Box::new(fail(
+                ctx,
+                Reason::Throttled,
+                GatewayError::Throttled,
+            )));
+        }
+        if rt
+            .budgets
+            .iter()
+            .any(|b| b.refuses(api_idx, stage_idx, ctx.api_key))
+        {
+            return Err(Box::new(fail(
+                ctx,
+                Reason::BudgetExceeded,
+                GatewayError::BudgetExceeded,
+            )));
+        }
+        if let Some(pk) = plan_key {
+            if access
+                .quotas
+                .try_consume(pk, time::OffsetDateTime::from(ctx.request_time))
+                .is_err()
+            {
+                return Err(Box::new(fail(
+                    ctx,
+                    Reason::QuotaExceeded,
+                    GatewayError::QuotaExceeded,
+                )));
+            }
+        }
+
+        Ok(())
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn invoke_lambda(
         &self,
@@ -678,6 +813,7 @@ impl Gateway {
         let resource_path = match &route.matcher {
             RouteMatcher::Default => "$default",
             RouteMatcher::Path { path, .. } => path.as_str(),
+            RouteMatcher::Websocket => route.key.as_str(),
         };
         let param_refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_ref())).collect();
         let source_ip = peer.ip.to_str().unwrap_or("");
@@ -752,6 +888,57 @@ impl Gateway {
             }),
         }
     }
+}
+
+/// Answer with a gateway error, noting it and the meter's reason in the context.
+pub(crate) fn fail(ctx: &mut Context, reason: Reason, e: GatewayError) -> Response<Body> {
+    ctx.error = Some(e);
+    ctx.reason = reason;
+    integration::error_response(e)
+}
+
+/// SigV4 verification and the `execute-api` policies (aws-facts §3.10).
+pub(crate) fn check_iam(
+    rt: &Runtime,
+    api: &tollgate_config::model::Api,
+    stage: &str,
+    parts: &http::request::Parts,
+    path: &str,
+    body: &Bytes,
+    ctx: &mut Context,
+) -> Result<(), Box<Response<Body>>> {
+    let Some(verifier) = &rt.iam else {
+        // compile() refuses aws_iam routes without an `iam` section.
+        return Err(Box::new(fail(
+            ctx,
+            Reason::AuthFailed,
+            GatewayError::Forbidden,
+        )));
+    };
+    let mut signed = tollgate_auth::SignedRequest::new(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        body,
+    );
+    if let Some(authority) = parts.uri.authority() {
+        signed = signed.with_authority(authority.as_str());
+    }
+    let arn = verifier.resource_arn(&api.id, stage, parts.method.as_str(), path);
+    match verifier.verify_and_authorize(&signed, SystemTime::now(), &arn) {
+        Ok(p) => ctx.principal = Some(Principal::Iam(Arc::new(p))),
+        Err(e) => {
+            ctx.error = Some(GatewayError::Forbidden);
+            ctx.reason = Reason::AuthFailed;
+            return Err(Box::new(integration::json_error(
+                e.status(),
+                HeaderValue::from_static(e.error_type()),
+                Bytes::from(e.body()),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The end of a request: metrics, meter and access log, exactly once — on completion, or from

@@ -18,5 +18,6 @@ pub mod router;
 pub mod runtime;
 pub mod server;
 pub mod upstream;
+pub mod websocket;
 
 pub use gateway::Gateway;

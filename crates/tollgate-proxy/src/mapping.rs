@@ -65,6 +65,15 @@ impl<'a> Sources<'a> {
         self
     }
 
+    /// The request body parsed as JSON, when it is JSON.
+    pub fn request_json(&self) -> Option<&serde_json::Value> {
+        self.request_json
+            .get_or_init(|| {
+                serde_json::from_slice(&self.body[..self.body.len().min(BODY_JSONPATH_LIMIT)]).ok()
+            })
+            .as_ref()
+    }
+
     /// Evaluate a template to text; a missing value evaluates to the empty string.
     pub fn eval(&self, t: &Template) -> String {
         let mut out = String::new();
@@ -92,13 +101,7 @@ impl<'a> Sources<'a> {
                 (!vals.is_empty()).then(|| Cow::Owned(vals.join(",")))
             }
             VarRef::RequestBody => Some(String::from_utf8_lossy(self.body)),
-            VarRef::RequestBodyPath(path) => {
-                let json = self.request_json.get_or_init(|| {
-                    serde_json::from_slice(&self.body[..self.body.len().min(BODY_JSONPATH_LIMIT)])
-                        .ok()
-                });
-                json_path(json.as_ref()?, path)
-            }
+            VarRef::RequestBodyPath(path) => json_path(self.request_json()?, path),
             VarRef::RequestPath => Some(Cow::Borrowed(self.path)),
             VarRef::RequestPathParam(name) => self
                 .path_params

@@ -17,6 +17,29 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// WebSocket connection durations in seconds: 1 s to the 2-hour maximum and beyond.
+const DURATION_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 86400.0,
+];
+const WS_DURATION: &str = "tollgate_websocket_connection_duration_seconds";
+
+/// Handles for one WebSocket API stage (AWS's WebSocket metrics, aws-facts §5.4).
+#[derive(Clone)]
+pub struct WsMetrics {
+    /// Open connections.
+    pub connections: metrics::Gauge,
+    /// AWS `ConnectCount`: `$connect` events.
+    pub connect_count: Counter,
+    /// AWS `MessageCount`: messages, both directions.
+    pub message_count: Counter,
+    /// AWS `ClientError`: 4xx answered by the gateway before the integration.
+    pub client_errors: Counter,
+    /// AWS `IntegrationError`: the integration failed or answered 4xx/5xx.
+    pub integration_errors: Counter,
+    /// Durations of closed connections.
+    pub duration: Histogram,
+}
+
 /// The process-wide registry, owned by the gateway (not installed globally, so several
 /// gateways can live in one test process).
 #[derive(Clone)]
@@ -50,12 +73,16 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let builder = PrometheusBuilder::new();
-        // set_buckets only fails on an empty slice.
-        let builder = match builder.set_buckets(LATENCY_BUCKETS) {
-            Ok(b) => b,
-            Err(_) => PrometheusBuilder::new(),
-        };
+        // Both calls fail only on an empty bucket list.
+        let builder = PrometheusBuilder::new()
+            .set_buckets(LATENCY_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(WS_DURATION.to_owned()),
+                    DURATION_BUCKETS,
+                )
+            })
+            .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         Self {
@@ -89,6 +116,34 @@ impl Metrics {
             latency: histogram("tollgate_latency_seconds"),
             integration_latency: histogram("tollgate_integration_latency_seconds"),
             data_processed: counter("tollgate_data_processed_bytes_total"),
+        }
+    }
+
+    /// Handles for a WebSocket API stage.
+    pub fn websocket(&self, api_id: &str, api: &str, stage: &str) -> WsMetrics {
+        let labels = || {
+            vec![
+                Label::new("api_id", api_id.to_owned()),
+                Label::new("api", api.to_owned()),
+                Label::new("stage", stage.to_owned()),
+            ]
+        };
+        let counter = |name: &'static str| {
+            self.recorder
+                .register_counter(&Key::from_parts(name, labels()), &METADATA)
+        };
+        WsMetrics {
+            connections: self.recorder.register_gauge(
+                &Key::from_parts("tollgate_websocket_connections", labels()),
+                &METADATA,
+            ),
+            connect_count: counter("tollgate_websocket_connect_total"),
+            message_count: counter("tollgate_websocket_messages_total"),
+            client_errors: counter("tollgate_websocket_client_errors_total"),
+            integration_errors: counter("tollgate_websocket_integration_errors_total"),
+            duration: self
+                .recorder
+                .register_histogram(&Key::from_parts(WS_DURATION, labels()), &METADATA),
         }
     }
 

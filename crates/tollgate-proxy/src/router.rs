@@ -72,6 +72,8 @@ impl ApiRouter {
                     methods.insert(m.clone());
                 }
                 RouteMatcher::Path { method: None, .. } => {}
+                // WebSocket routes are chosen by the route selection expression.
+                RouteMatcher::Websocket => {}
             }
         }
 
@@ -164,6 +166,7 @@ mod tests {
             authorization_scopes: Vec::new(),
             api_key_required: false,
             aws_iam: false,
+            route_response: false,
         }
     }
 

@@ -238,6 +238,8 @@ pub struct ApiRuntime {
     pub default_stage: Option<usize>,
     pub route_keys: Vec<Arc<str>>,
     pub cors: Option<CorsPolicy>,
+    /// WebSocket APIs only.
+    pub ws: Option<crate::websocket::WsRuntime>,
 }
 
 pub struct StageRuntime {
@@ -367,7 +369,11 @@ impl ApiRuntime {
             .iter()
             .map(|a| Authorizer::build(a, previous))
             .collect::<Result<Vec<_>, _>>()?;
-        let router = ApiRouter::new(&api.routes)?;
+        // WebSocket routes are chosen per message, never by path.
+        let router = match api.protocol {
+            Protocol::Websocket => ApiRouter::new(&[])?,
+            _ => ApiRouter::new(&api.routes)?,
+        };
         let region: Arc<str> = Arc::from(region);
         let id: Arc<str> = Arc::from(api.id.as_str());
         let tags = Arc::new(api.tags.clone());
@@ -404,6 +410,10 @@ impl ApiRuntime {
                 let mut slots: Vec<RouteSlot> =
                     api.routes.iter().map(|r| slot(&s.name, &r.key)).collect();
                 slots.push(slot(&s.name, ""));
+                if api.websocket.is_some() {
+                    // `crate::websocket::manage_slot`: what `@connections` posts record into.
+                    slots.push(slot(&s.name, "@connections"));
+                }
                 StageRuntime {
                     name: Arc::from(s.name.as_str()),
                     slots,
@@ -419,6 +429,10 @@ impl ApiRuntime {
             stages,
             route_keys,
             cors: api.cors.as_ref().map(CorsPolicy::new),
+            ws: api
+                .websocket
+                .as_ref()
+                .map(|w| crate::websocket::WsRuntime::build(api, w, metrics)),
         })
     }
 

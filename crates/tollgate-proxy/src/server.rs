@@ -8,7 +8,6 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -60,15 +59,17 @@ pub async fn serve(
     listeners: Vec<std::net::TcpListener>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let graceful = Arc::new(GracefulShutdown::new());
-    // This thread's meter shard goes to the flusher every flush interval.
+    // This thread's meter shard goes to the flusher every flush interval, with the time of
+    // the WebSocket connections it serves so far.
     let meter_ticker = gateway.meter().cloned().map(|meter| {
         let every = gateway.config().metering.flush_interval;
+        let gw = Arc::clone(&gateway);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                gw.accrue_websockets();
                 meter.flush_thread();
             }
         })
@@ -83,7 +84,6 @@ pub async fn serve(
             }
         };
         let gateway = Arc::clone(&gateway);
-        let graceful = Arc::clone(&graceful);
         let mut stop = shutdown.clone();
         accept_tasks.push(tokio::spawn(async move {
             loop {
@@ -110,10 +110,29 @@ pub async fn serve(
                     .keep_alive(true)
                     .max_buf_size(HYPER_MAX_HEADER_BYTES + 16 * 1024)
                     .max_headers(200)
-                    .serve_connection(TokioIo::new(stream), svc);
-                let conn = graceful.watcher().watch(conn);
+                    .serve_connection(TokioIo::new(stream), svc)
+                    // WebSocket APIs take the connection over after `101 Switching Protocols`.
+                    .with_upgrades();
+                // hyper-util's GracefulShutdown cannot watch upgradeable connections, so the
+                // drain is counted here: shutdown asks each connection to finish its request
+                // and waits for the count to reach zero.
+                let guard = gateway.drain_guard();
+                let mut conn_stop = stop.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    let _guard = guard;
+                    let mut conn = std::pin::pin!(conn);
+                    let finished = tokio::select! {
+                        r = conn.as_mut() => Some(r),
+                        _ = stopped(&mut conn_stop) => None,
+                    };
+                    let result = match finished {
+                        Some(r) => r,
+                        None => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = result {
                         tracing::debug!(error = %e, %peer, "connection ended with an error");
                     }
                 });
@@ -125,12 +144,10 @@ pub async fn serve(
         let _ = t.await;
     }
     let grace = gateway.config().server.shutdown_grace;
-    // Every accept task has ended, so this is the last reference.
-    let Ok(graceful) = Arc::try_unwrap(graceful) else {
-        return;
-    };
-    tracing::info!(connections = graceful.count(), "draining");
-    if tokio::time::timeout(grace, graceful.shutdown())
+    // WebSocket connections close with 1001 Going Away and run `$disconnect`.
+    gateway.close_websockets();
+    tracing::info!(connections = gateway.drain().active(), "draining");
+    if tokio::time::timeout(grace, gateway.drain().wait_idle())
         .await
         .is_err()
     {
@@ -140,6 +157,13 @@ pub async fn serve(
         t.abort();
     }
     if let Some(meter) = gateway.meter() {
+        // Connections cut by the grace period still have their time metered up to now.
+        gateway.accrue_websockets();
         meter.flush_thread();
     }
+}
+
+/// Resolves once `stop` is true (without holding the watch's guard across an await).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }

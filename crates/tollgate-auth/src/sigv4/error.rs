@@ -77,16 +77,19 @@ pub enum SigV4Error {
     /// does not, or different from the configured one.
     #[error("{}", INVALID_TOKEN)]
     InvalidSecurityToken,
-    /// The signature is valid but no policy allows `execute-api:Invoke` on the resource, or
-    /// one denies it explicitly.
+    /// The signature is valid but no policy allows the action (`execute-api:Invoke`, or
+    /// `execute-api:ManageConnections` for `@connections`) on the resource, or one denies it
+    /// explicitly.
     #[error(
-        "User: {principal} is not authorized to perform: execute-api:Invoke on resource: {}{}",
+        "User: {principal} is not authorized to perform: {action} on resource: {}{}",
         mask_account(resource),
         if *explicit_deny { " with an explicit deny" } else { "" }
     )]
     AccessDenied {
         /// The caller as AWS names it: the access key's configured principal.
         principal: String,
+        /// The action refused.
+        action: &'static str,
         /// The execute-api ARN that was refused (unmasked; the message masks the account).
         resource: String,
         /// A `Deny` statement matched (rather than no `Allow`).

@@ -360,15 +360,26 @@ impl SigV4Verifier {
     /// Authorizes `execute-api:Invoke` on `arn` (build it with [`Self::resource_arn`]) for a
     /// verified principal: an explicit `Deny` wins, otherwise some `Allow` must match.
     pub fn authorize(&self, principal: &IamPrincipal, arn: &str) -> Result<(), SigV4Error> {
+        self.authorize_action(principal, INVOKE_ACTION, arn)
+    }
+
+    /// Authorizes `action` (e.g. `execute-api:ManageConnections`) on `arn`.
+    pub fn authorize_action(
+        &self,
+        principal: &IamPrincipal,
+        action: &'static str,
+        arn: &str,
+    ) -> Result<(), SigV4Error> {
         match evaluate(
             &self.policies,
             &principal.access_key_id,
             &principal.principal,
-            INVOKE_ACTION,
+            action,
             arn,
         ) {
             Decision::Allow => Ok(()),
             decision => Err(SigV4Error::AccessDenied {
+                action,
                 principal: principal.principal.clone(),
                 resource: arn.to_owned(),
                 explicit_deny: decision == Decision::ExplicitDeny,

@@ -338,6 +338,7 @@ fn every_error_is_a_403_with_its_aws_type() {
         ),
         (
             SigV4Error::AccessDenied {
+                action: "execute-api:Invoke",
                 principal: "p".into(),
                 resource: "r".into(),
                 explicit_deny: false,
@@ -367,6 +368,7 @@ fn bodies_escape_what_they_echo() {
 #[test]
 fn access_denied_masks_the_account() {
     let err = SigV4Error::AccessDenied {
+        action: "execute-api:Invoke",
         principal: "anonymous".into(),
         resource: "arn:aws:execute-api:us-west-2:123456782543:vd2gh6uqw3/api/GET/".into(),
         explicit_deny: false,
@@ -377,6 +379,7 @@ fn access_denied_masks_the_account() {
     );
     // Something that is not an ARN is printed as it is.
     let err = SigV4Error::AccessDenied {
+        action: "execute-api:Invoke",
         principal: "p".into(),
         resource: "not-an-arn".into(),
         explicit_deny: true,
