@@ -52,6 +52,8 @@ pub struct AdminHandlers {
     pub forecast: QueryFn,
     /// `GET /admin/anomalies`.
     pub anomalies: QueryFn,
+    /// `GET /admin/connections`: open WebSocket connections.
+    pub connections: QueryFn,
 }
 
 /// Serve the admin API on `listener` until `shutdown` turns true. With a `token`, every
@@ -189,10 +191,12 @@ async fn route(
         (&Method::GET, "/admin/budgets") => query(&h.budgets, &req).await,
         (&Method::GET, "/admin/forecast") => query(&h.forecast, &req).await,
         (&Method::GET, "/admin/anomalies") => query(&h.anomalies, &req).await,
+        (&Method::GET, "/admin/connections") => query(&h.connections, &req).await,
         (
             _,
             "/metrics" | "/admin/health" | "/admin/reload" | "/admin/usage" | "/admin/cost"
-            | "/admin/quotas" | "/admin/budgets" | "/admin/forecast" | "/admin/anomalies",
+            | "/admin/quotas" | "/admin/budgets" | "/admin/forecast" | "/admin/anomalies"
+            | "/admin/connections",
         ) => json(
             StatusCode::METHOD_NOT_ALLOWED,
             serde_json::json!({"message": "Method Not Allowed"}),

@@ -1345,3 +1345,60 @@ apis:
         errors(&no_iam)
     );
 }
+
+#[test]
+fn websocket_example_compiles() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/websocket.yaml"
+    ))
+    .unwrap();
+    let c = ok(&text);
+    let api = &c.apis[0];
+    assert_eq!(api.protocol, Protocol::Websocket);
+    let ws = api.websocket.as_ref().unwrap();
+    assert_eq!(ws.route_selection_text, "$request.body.action");
+    assert_eq!(ws.idle_timeout, Duration::from_secs(600));
+    assert_eq!(ws.max_duration, Duration::from_secs(7200));
+    assert_eq!(ws.connections_per_second, 500);
+    assert_eq!(ws.custom.get("echo"), Some(&0));
+    assert_eq!(ws.default, Some(1));
+    assert!(api.routes[0].route_response);
+}
+
+#[test]
+fn websocket_rules_are_checked() {
+    let text = api(
+        "    protocol: websocket
+    route_selection_expression: $request.header.x-action
+    cors: {allow_origins: ['*']}
+    authorizers:
+      j: {type: jwt, issuer: 'https://issuer.example.com', audience: [a]}
+    routes:
+      - {key: $connect, integration: m, route_response: true, authorizer: j}
+      - {key: $join, integration: m}
+      - {key: send, integration: m, api_key_required: true}
+    integrations:
+      m: {type: mock}
+  - name: b
+    hosts: [b.example.com]
+    route_selection_expression: $request.body.action
+    routes:
+      - {key: GET /x, integration: m, route_response: true}
+    integrations:
+      m: {type: mock}
+",
+    );
+    let errs = errors(&text);
+    let has = |needle: &str| errs.iter().any(|e| e.contains(needle));
+    assert!(has("invalid route selection expression `$request.header.x-action`"), "{errs:#?}");
+    assert!(has("CORS does not apply to WebSocket APIs"), "{errs:#?}");
+    assert!(has("is a jwt authorizer; WebSocket APIs take request authorizers"), "{errs:#?}");
+    assert!(has("`$connect` cannot have a route response"), "{errs:#?}");
+    assert!(has("custom WebSocket route keys must not start with `$`"), "{errs:#?}");
+    assert!(has("only the `$connect` route of a WebSocket API can have authorization"), "{errs:#?}");
+    assert!(has("`route_selection_expression` applies to `protocol: websocket` APIs only"), "{errs:#?}");
+    assert!(has("`route_response` applies to `protocol: websocket` APIs only"), "{errs:#?}");
+    // Every error is located.
+    assert!(errs.iter().all(|e| e.starts_with("gw.yaml:")), "{errs:#?}");
+}

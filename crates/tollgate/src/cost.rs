@@ -229,9 +229,25 @@ pub fn run_report(args: &ReportArgs) -> anyhow::Result<()> {
         )?,
         f => {
             let r = report::cost(ledger.as_mut(), &catalog, args.prices.free_tier(), &params)?;
+            // WebSocket APIs also get their two meters side by side (JSON and table).
+            let ws = match f {
+                ReportFormat::Csv => Vec::new(),
+                _ => report::websocket_lines(
+                    ledger.as_mut(),
+                    &catalog,
+                    args.prices.free_tier(),
+                    params.period,
+                )?,
+            };
             match f {
+                ReportFormat::Json if !ws.is_empty() => {
+                    let mut v: serde_json::Value = serde_json::from_str(&r.to_json())?;
+                    v["websocket"] = ws.iter().map(report::WebsocketLine::to_json).collect();
+                    serde_json::to_string_pretty(&v)?
+                }
                 ReportFormat::Json => r.to_json(),
                 ReportFormat::Csv => r.to_csv(),
+                _ if !ws.is_empty() => r.to_table() + &report::websocket_table(&ws),
                 _ => r.to_table(),
             }
         }

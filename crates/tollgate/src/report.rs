@@ -217,3 +217,132 @@ pub fn usage_json(ledger: &mut dyn Ledger, params: &ReportParams) -> Result<Stri
     })
     .to_string())
 }
+
+/// One WebSocket API's two meters side by side: many connection minutes per message is the
+/// sign of connections left open with little traffic (docs/websocket.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebsocketLine {
+    pub api: String,
+    /// Billable message units, both directions.
+    pub messages: tollgate_pricing::Decimal,
+    pub connection_minutes: tollgate_pricing::Decimal,
+    pub messages_cost: tollgate_pricing::Decimal,
+    pub connection_minutes_cost: tollgate_pricing::Decimal,
+}
+
+impl WebsocketLine {
+    /// Connection minutes per message (`None` without messages).
+    pub fn minutes_per_message(&self) -> Option<tollgate_pricing::Decimal> {
+        (!self.messages.is_zero()).then(|| (self.connection_minutes / self.messages).round_dp(6))
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        use tollgate_pricing::display_exact;
+        serde_json::json!({
+            "api": self.api,
+            "messages": display_exact(self.messages),
+            "connection_minutes": display_exact(self.connection_minutes.round_dp(6)),
+            "minutes_per_message": self.minutes_per_message().map(display_exact),
+            "messages_cost": display_exact(self.messages_cost),
+            "connection_minutes_cost": display_exact(self.connection_minutes_cost),
+        })
+    }
+}
+
+/// The WebSocket APIs of a period: messages and connection minutes per API.
+pub fn websocket_lines(
+    ledger: &mut dyn Ledger,
+    catalog: &Catalog,
+    free_tier: FreeTier,
+    period: Period,
+) -> Result<Vec<WebsocketLine>, ReportError> {
+    use tollgate_pricing::Meter;
+    let by_api = cost(
+        ledger,
+        catalog,
+        free_tier,
+        &ReportParams {
+            period,
+            by: vec![Dimension::Api],
+        },
+    )?;
+    let mut lines: BTreeMap<String, WebsocketLine> = BTreeMap::new();
+    for row in by_api.rows() {
+        if !matches!(
+            row.meter,
+            Meter::WebsocketMessages | Meter::WebsocketConnectionMinutes
+        ) {
+            continue;
+        }
+        let api = row.group.first().cloned().unwrap_or_default();
+        let line = lines.entry(api.clone()).or_insert_with(|| WebsocketLine {
+            api,
+            messages: Default::default(),
+            connection_minutes: Default::default(),
+            messages_cost: Default::default(),
+            connection_minutes_cost: Default::default(),
+        });
+        if row.meter == Meter::WebsocketMessages {
+            line.messages += row.billable_units;
+            line.messages_cost += row.cost;
+        } else {
+            line.connection_minutes += row.billable_units;
+            line.connection_minutes_cost += row.cost;
+        }
+    }
+    Ok(lines.into_values().collect())
+}
+
+/// The table of [`websocket_lines`], appended to `cost report`'s table.
+pub fn websocket_table(lines: &[WebsocketLine]) -> String {
+    use std::fmt::Write as _;
+    use tollgate_pricing::{display_cost, display_exact};
+    let mut out = String::from(
+        "\nWebSocket APIs: messages and connection minutes\n",
+    );
+    let rows: Vec<[String; 6]> = lines
+        .iter()
+        .map(|l| {
+            [
+                l.api.clone(),
+                display_exact(l.messages),
+                display_exact(l.connection_minutes.round_dp(2)),
+                l.minutes_per_message()
+                    .map_or_else(|| "-".into(), |r| display_exact(r.round_dp(4))),
+                display_cost(l.messages_cost, 2),
+                display_cost(l.connection_minutes_cost, 2),
+            ]
+        })
+        .collect();
+    let header = [
+        "api",
+        "messages",
+        "connection minutes",
+        "minutes/message",
+        "messages (USD)",
+        "minutes (USD)",
+    ];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut line = |cells: &[&str]| {
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            let sep = if i == 0 { "" } else { "  " };
+            if i == 0 {
+                let _ = write!(out, "{sep}{c:<w$}");
+            } else {
+                let _ = write!(out, "{sep}{c:>w$}");
+            }
+        }
+        out.push('\n');
+    };
+    line(&header);
+    for r in &rows {
+        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        line(&cells);
+    }
+    out
+}

@@ -217,6 +217,11 @@ async fn serve(
             cost: ledger_query(&gateway, QueryKind::Cost),
             forecast: ledger_query(&gateway, QueryKind::Forecast),
             anomalies: ledger_query(&gateway, QueryKind::Anomalies),
+            connections: {
+                let gateway = Arc::clone(&gateway);
+                let catalog = Arc::new(tollgate_pricing::Catalog::embedded());
+                Arc::new(move |_query: &str| Ok(connections_json(&gateway, &catalog)))
+            },
             quotas: {
                 let gateway = Arc::clone(&gateway);
                 Arc::new(move |_query: &str| Ok(quotas_json(&gateway)))
@@ -307,6 +312,62 @@ impl MeterGauges {
         self.spilled.absolute(s.spilled.load(Relaxed));
         self.write_errors.absolute(s.write_errors.load(Relaxed));
     }
+}
+
+/// `/admin/connections`: the open WebSocket connections, their age, idle time, messages and
+/// what they cost so far (messages and connection minutes at the first tier's rates of the
+/// gateway's region, before any free tier).
+fn connections_json(gateway: &Gateway, catalog: &tollgate_pricing::Catalog) -> String {
+    use rust_decimal::Decimal;
+    use tollgate_pricing::{FreeTier, Meter};
+    let region = catalog.region(&gateway.config().region).ok();
+    let cost = |meter: Meter, units: Decimal| {
+        region
+            .and_then(|r| {
+                r.cost_of(meter, None, Decimal::ZERO, units, FreeTier::Off)
+                    .ok()
+            })
+            .unwrap_or_default()
+    };
+    let mut conns = gateway.ws_registry().all();
+    conns.sort_by_key(|c| std::cmp::Reverse(c.age_ms()));
+    let mut total_age: u128 = 0;
+    let rows: Vec<serde_json::Value> = conns
+        .iter()
+        .map(|c| {
+            use std::sync::atomic::Ordering::Relaxed;
+            let age = c.age_ms();
+            total_age += u128::from(age);
+            let units = c.units.load(Relaxed);
+            let minutes = Decimal::from(age) / Decimal::from(60_000);
+            let dollars = cost(Meter::WebsocketMessages, Decimal::from(units))
+                + cost(Meter::WebsocketConnectionMinutes, minutes);
+            serde_json::json!({
+                "connection_id": &*c.id,
+                "api": &*c.api_id,
+                "stage": &*c.stage,
+                "source_ip": c.source_ip.to_string(),
+                "api_key": c.api_key.as_deref(),
+                "age_ms": age,
+                "idle_ms": c.idle_ms(),
+                "messages_in": c.messages_in.load(Relaxed),
+                "messages_out": c.messages_out.load(Relaxed),
+                "message_units": units,
+                "cost": tollgate_pricing::display_cost(dollars, 8),
+            })
+        })
+        .collect();
+    let avg = if rows.is_empty() {
+        0
+    } else {
+        (total_age / rows.len() as u128) as u64
+    };
+    serde_json::json!({
+        "count": rows.len(),
+        "avg_duration_ms": avg,
+        "connections": rows,
+    })
+    .to_string()
 }
 
 /// `/admin/quotas`: every API key's usage-plan quota in the current period.

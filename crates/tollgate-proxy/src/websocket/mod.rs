@@ -92,7 +92,11 @@ pub(crate) async fn handle(
     peer: &Peer,
     ctx: &mut Context,
 ) -> Response<Body> {
-    if let Some(id) = path.strip_prefix("/@connections/") {
+    // boto3 and awscurl percent-encode the `@` (aws-facts §4.3).
+    let manage = path
+        .strip_prefix("/@connections/")
+        .or_else(|| path.strip_prefix("/%40connections/"));
+    if let Some(id) = manage {
         return manage::handle(gw, rt, api_idx, stage_idx, id, parts, body, ctx).await;
     }
     if path != "/" {
