@@ -352,7 +352,16 @@ impl AuthorizerRequest<'_> {
     /// `routeArn`, 1.0 `methodArn`, and what policy `Resource`s are matched against. The path
     /// loses its leading `/` (`/pets/1` → `…/GET/pets/1`, `/` → `…/GET/`), as in AWS's
     /// examples.
+    ///
+    /// A WebSocket API's `$connect` (the only route such an authorizer guards there) has
+    /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/$connect` (aws-facts §4.1).
     pub fn route_arn(&self) -> String {
+        if self.route_key == "$connect" {
+            return format!(
+                "arn:aws:execute-api:{}:{}:{}/{}/$connect",
+                self.region, self.account_id, self.api_id, self.stage
+            );
+        }
         let path = self.path.strip_prefix('/').unwrap_or(self.path);
         format!(
             "arn:aws:execute-api:{}:{}:{}/{}/{}/{}",
