@@ -67,6 +67,8 @@ pub struct ConnTask {
     pub conn: Arc<Conn>,
     pub peer: Peer,
     pub domain: Arc<str>,
+    /// `domain` as `$context.domainName` reads it (built once, not per message).
+    pub domain_header: Option<http::HeaderValue>,
     /// `requestContext.authorizer` of the `$connect` authorizer, for later events.
     pub authorizer: Option<serde_json::Value>,
 }
@@ -102,10 +104,14 @@ impl ConnTask {
         let started = tokio::time::Instant::from_std(self.conn.started);
         let max_deadline = started + settings.max_duration;
         let mut stop = self.gw.ws_stop_signal();
+        // One timer per connection, moved only when it fires: messages do not touch the
+        // timer wheel; the deadline is recomputed from `last_active` when it expires.
+        let deadline = |last_ms: u64| {
+            (started + Duration::from_millis(last_ms) + settings.idle_timeout).min(max_deadline)
+        };
+        let timer = tokio::time::sleep_until(deadline(0));
+        tokio::pin!(timer);
         loop {
-            let last = Duration::from_millis(self.conn.last_active.load(Ordering::Relaxed));
-            let idle_deadline = started + last + settings.idle_timeout;
-            let deadline = idle_deadline.min(max_deadline);
             tokio::select! {
                 biased;
                 _ = stopped(&mut stop) => {
@@ -156,17 +162,19 @@ impl ConnTask {
                         return Ended::new(1006, "Connection reset");
                     }
                 }
-                _ = tokio::time::sleep_until(deadline) => {
+                _ = &mut timer => {
                     let now = tokio::time::Instant::now();
                     if now >= max_deadline {
                         return close(&mut ws, CloseCode::Away, "Going away").await
                             .reason_for_log("Connection duration exceeded");
                     }
-                    let last = Duration::from_millis(self.conn.last_active.load(Ordering::Relaxed));
-                    if now >= started + last + settings.idle_timeout {
+                    let last = self.conn.last_active.load(Ordering::Relaxed);
+                    let next = deadline(last);
+                    if now >= next {
                         return close(&mut ws, CloseCode::Away, "Going away").await
                             .reason_for_log("Connection idle timeout");
                     }
+                    timer.as_mut().reset(next);
                 }
             }
         }
@@ -463,7 +471,7 @@ impl ConnTask {
             version: http::Version::HTTP_11,
             source_ip: self.conn.source_ip,
             user_agent: None,
-            domain_name: http::HeaderValue::from_str(&self.domain).ok(),
+            domain_name: self.domain_header.clone(),
             request_bytes: 0,
             status: 200,
             response_length: 0,

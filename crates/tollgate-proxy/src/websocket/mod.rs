@@ -318,6 +318,7 @@ async fn upgrade(
     reservation.armed = false;
     wm.connections.increment(1.0);
     let authorizer = ctx.principal.as_ref().and_then(|p| p.event_v1());
+    let domain = domain_name_owned(ctx, api, rt);
     let task = conn::ConnTask {
         gw: Arc::clone(gw),
         rt: Arc::clone(rt),
@@ -325,7 +326,8 @@ async fn upgrade(
         stage_idx,
         conn,
         peer: peer.clone(),
-        domain: domain_name_owned(ctx, api, rt),
+        domain_header: HeaderValue::from_str(&domain).ok(),
+        domain,
         authorizer,
     };
     tokio::spawn(task.run(on_upgrade, rx));
