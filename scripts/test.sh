@@ -18,6 +18,9 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # SigV4 tests sign requests with botocore, installed into a venv below.
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# The dashboard's browser test drives Debian's Chromium with Playwright (never a downloaded
+# browser: `playwright install` is not used).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -35,7 +38,18 @@ if ! "$PYENV/bin/python3" -c 'import botocore' >/dev/null 2>&1; then
   python3 -m venv "$PYENV"
   "$PYENV/bin/pip" install -q --disable-pip-version-check botocore
 fi
+if ! "$PYENV/bin/python3" -c 'import boto3, websockets' >/dev/null 2>&1; then
+  log "installing boto3 and websockets into $PYENV (WebSocket @connections tests)"
+  "$PYENV/bin/pip" install -q --disable-pip-version-check boto3 websockets
+fi
+if ! "$PYENV/bin/python3" -c 'import playwright.sync_api' >/dev/null 2>&1; then
+  log "installing playwright into $PYENV"
+  "$PYENV/bin/pip" install -q --disable-pip-version-check playwright
+fi
 export TOLLGATE_TEST_PYTHON="$PWD/$PYENV/bin/python3"
+# The dashboard test fails, rather than skips, when Chromium or Playwright is missing.
+export TOLLGATE_REQUIRE_BROWSER=1
+export TOLLGATE_CHROMIUM=/usr/bin/chromium
 
 # --- checks ------------------------------------------------------------------------------
 log "cargo fmt --check"

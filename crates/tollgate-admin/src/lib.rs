@@ -1,5 +1,5 @@
-//! The admin listener (default `127.0.0.1:9180`): `/metrics` for Prometheus and the `/admin/*`
-//! JSON API.
+//! The admin listener (default `127.0.0.1:9180`): `/metrics` for Prometheus, the `/admin/*`
+//! JSON API and the dashboard at `/` ([`dashboard`]).
 //!
 //! It knows nothing of the data plane: the binary hands it callbacks, so reload goes through
 //! the same code path as SIGHUP and this crate never depends on tollgate-proxy.
@@ -17,6 +17,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+pub mod dashboard;
 
 /// Renders the Prometheus text exposition.
 pub type MetricsFn = Arc<dyn Fn() -> String + Send + Sync>;
@@ -52,8 +54,15 @@ pub struct AdminHandlers {
     pub forecast: QueryFn,
     /// `GET /admin/anomalies`.
     pub anomalies: QueryFn,
+    /// `GET /admin/recommendations`.
+    pub recommendations: QueryFn,
     /// `GET /admin/connections`: open WebSocket connections.
     pub connections: QueryFn,
+    /// `GET /admin/timeseries`: cost per hour or day, by one dimension (the dashboard's chart).
+    pub timeseries: QueryFn,
+    /// `GET /admin/dimensions`: the APIs, stages and tag values of a period (the dashboard's
+    /// filters).
+    pub dimensions: QueryFn,
 }
 
 /// Serve the admin API on `listener` until `shutdown` turns true. With a `token`, every
@@ -157,6 +166,10 @@ async fn route(
     token: Option<&str>,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
+    // The dashboard's page and assets hold no data, so they need no token; its API calls do.
+    if let Some(r) = dashboard::respond(req.method(), req.uri().path(), req.headers()) {
+        return r;
+    }
     if !authorized(token, &req) {
         return json(
             StatusCode::UNAUTHORIZED,
@@ -191,12 +204,25 @@ async fn route(
         (&Method::GET, "/admin/budgets") => query(&h.budgets, &req).await,
         (&Method::GET, "/admin/forecast") => query(&h.forecast, &req).await,
         (&Method::GET, "/admin/anomalies") => query(&h.anomalies, &req).await,
+        (&Method::GET, "/admin/recommendations") => query(&h.recommendations, &req).await,
         (&Method::GET, "/admin/connections") => query(&h.connections, &req).await,
+        (&Method::GET, "/admin/timeseries") => query(&h.timeseries, &req).await,
+        (&Method::GET, "/admin/dimensions") => query(&h.dimensions, &req).await,
         (
             _,
-            "/metrics" | "/admin/health" | "/admin/reload" | "/admin/usage" | "/admin/cost"
-            | "/admin/quotas" | "/admin/budgets" | "/admin/forecast" | "/admin/anomalies"
-            | "/admin/connections",
+            "/metrics"
+            | "/admin/health"
+            | "/admin/reload"
+            | "/admin/usage"
+            | "/admin/cost"
+            | "/admin/quotas"
+            | "/admin/budgets"
+            | "/admin/forecast"
+            | "/admin/anomalies"
+            | "/admin/recommendations"
+            | "/admin/connections"
+            | "/admin/timeseries"
+            | "/admin/dimensions",
         ) => json(
             StatusCode::METHOD_NOT_ALLOWED,
             serde_json::json!({"message": "Method Not Allowed"}),

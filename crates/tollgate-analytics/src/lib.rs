@@ -7,6 +7,7 @@
 pub mod anomaly;
 pub mod budget;
 pub mod forecast;
+pub mod recommend;
 pub mod simulate;
 
 pub use budget::{evaluate, Alert, AlertTracker, BudgetError, BudgetSpec, BudgetStatus};

@@ -128,6 +128,7 @@ impl Cx<'_> {
         self.throttles_within_account(throttle, &apis, &usage_plans);
         let budgets = self.budgets(&raw.budgets, &apis, &api_keys);
         let iam = raw.iam.as_ref().map(|i| self.iam(i));
+        let alerts = raw.alerts.as_ref().map(|a| crate::alerts::compile(self, a));
         if iam.is_none() {
             for (a, api) in apis.iter().enumerate() {
                 for (r, route) in api.routes.iter().enumerate() {
@@ -153,6 +154,7 @@ impl Cx<'_> {
             api_keys,
             usage_plans,
             budgets,
+            alerts,
             iam,
             apis,
         }

@@ -7,6 +7,7 @@
 //! ([`ConfigErrors`]). `docs/configuration.md` is the user reference.
 
 mod access;
+mod alerts;
 mod compile;
 mod error;
 mod load;

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 pub use http::{Method, StatusCode};
 
+pub use crate::alerts::{AlertWebhook, Alerts, AnomalyAlerts, WebhookFormat};
+
 /// A whole, validated gateway configuration.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -30,6 +32,9 @@ pub struct GatewayConfig {
     pub api_keys: Vec<ApiKey>,
     pub usage_plans: Vec<UsagePlan>,
     pub budgets: Vec<Budget>,
+    /// Where alerts go and how often `serve` looks for anomalies (`None`: no anomaly alerts,
+    /// budget alerts to their own webhooks only).
+    pub alerts: Option<Alerts>,
     pub iam: Option<Iam>,
     pub apis: Vec<Api>,
 }

@@ -72,6 +72,10 @@ pub struct Config {
     /// IAM (SigV4) authorization for routes with `authorization: aws_iam`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iam: Option<Iam>,
+    /// Alerts: cost anomalies found while serving, and budget thresholds, to the log and to
+    /// webhooks (docs/alerts.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<crate::alerts::RawAlerts>,
     /// The APIs this gateway serves.
     #[serde(default)]
     pub apis: Vec<Api>,

@@ -145,7 +145,7 @@ fn unknown_field_is_located_at_its_key() {
     );
     assert_eq!(
         errors(&format!("{LISTENER}colour: blue\n")),
-        ["gw.yaml:4:1: unknown field `colour`, expected one of `access_log`, `account_id`, `admin`, `api_keys`, `apis`, `budgets`, `iam`, `listeners`, `metering`, `region`, `server`, `throttle`, `usage_plans`"]
+        ["gw.yaml:4:1: unknown field `colour`, expected one of `access_log`, `account_id`, `admin`, `alerts`, `api_keys`, `apis`, `budgets`, `iam`, `listeners`, `metering`, `region`, `server`, `throttle`, `usage_plans`"]
     );
 }
 
@@ -1368,8 +1368,7 @@ fn websocket_example_compiles() {
 
 #[test]
 fn websocket_rules_are_checked() {
-    let text = api(
-        "    protocol: websocket
+    let text = api("    protocol: websocket
     route_selection_expression: $request.header.x-action
     cors: {allow_origins: ['*']}
     authorizers:
@@ -1387,18 +1386,35 @@ fn websocket_rules_are_checked() {
       - {key: GET /x, integration: m, route_response: true}
     integrations:
       m: {type: mock}
-",
-    );
+");
     let errs = errors(&text);
     let has = |needle: &str| errs.iter().any(|e| e.contains(needle));
-    assert!(has("invalid route selection expression `$request.header.x-action`"), "{errs:#?}");
+    assert!(
+        has("invalid route selection expression `$request.header.x-action`"),
+        "{errs:#?}"
+    );
     assert!(has("CORS does not apply to WebSocket APIs"), "{errs:#?}");
-    assert!(has("is a jwt authorizer; WebSocket APIs take request authorizers"), "{errs:#?}");
+    assert!(
+        has("is a jwt authorizer; WebSocket APIs take request authorizers"),
+        "{errs:#?}"
+    );
     assert!(has("`$connect` cannot have a route response"), "{errs:#?}");
-    assert!(has("custom WebSocket route keys must not start with `$`"), "{errs:#?}");
-    assert!(has("only the `$connect` route of a WebSocket API can have authorization"), "{errs:#?}");
-    assert!(has("`route_selection_expression` applies to `protocol: websocket` APIs only"), "{errs:#?}");
-    assert!(has("`route_response` applies to `protocol: websocket` APIs only"), "{errs:#?}");
+    assert!(
+        has("custom WebSocket route keys must not start with `$`"),
+        "{errs:#?}"
+    );
+    assert!(
+        has("only the `$connect` route of a WebSocket API can have authorization"),
+        "{errs:#?}"
+    );
+    assert!(
+        has("`route_selection_expression` applies to `protocol: websocket` APIs only"),
+        "{errs:#?}"
+    );
+    assert!(
+        has("`route_response` applies to `protocol: websocket` APIs only"),
+        "{errs:#?}"
+    );
     // Every error is located.
     assert!(errs.iter().all(|e| e.starts_with("gw.yaml:")), "{errs:#?}");
 }

@@ -53,15 +53,14 @@ pub fn spawn(
     gateway: Arc<Gateway>,
     store: tollgate_store::StoreUrl,
     every: Duration,
+    admin: std::net::SocketAddr,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> LastStatus {
     let last: LastStatus = Arc::default();
     let shared = Arc::clone(&last);
     tokio::spawn(async move {
         let mut tracker = AlertTracker::default();
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<Full<Bytes>>();
+        let client = http_client();
         let catalog = Arc::new(tollgate_pricing::Catalog::embedded());
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -132,6 +131,24 @@ pub fn spawn(
                     let client = client.clone();
                     tokio::spawn(async move { post(&client, &url, body).await });
                 }
+                // And to `alerts.webhooks`, in each one's format.
+                if let Some(alerts) = config.alerts.as_ref() {
+                    let object: serde_json::Value =
+                        serde_json::from_str(&alert_json(&alert, action)).unwrap_or_default();
+                    let text = format!(
+                        "Budget {} crossed {}% in {}: ${} spent of ${} (on_limit: {action})",
+                        alert.budget,
+                        alert.threshold_percent,
+                        alert.month,
+                        alert.spend.round_dp(2),
+                        alert.limit,
+                    );
+                    let link = format!(
+                        "{}/#budgets",
+                        crate::alerts::dashboard_base(Some(alerts), admin)
+                    );
+                    crate::alerts::notify(&client, Some(alerts), &object, &text, &link);
+                }
             }
             if let Ok(mut l) = shared.lock() {
                 *l = statuses;
@@ -155,13 +172,19 @@ fn alert_json(a: &Alert, action: &str) -> String {
     .to_string()
 }
 
-type HttpClient = hyper_util::client::legacy::Client<
+pub(crate) type HttpClient = hyper_util::client::legacy::Client<
     hyper_util::client::legacy::connect::HttpConnector,
     Full<Bytes>,
 >;
 
-/// POST once, within the timeout; failures are logged (the threshold is not announced again).
-async fn post(client: &HttpClient, url: &str, body: String) {
+/// The webhook client (plain HTTP).
+pub(crate) fn http_client() -> HttpClient {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>()
+}
+
+/// POST once, within the timeout; failures are logged (the alert is not sent again).
+pub(crate) async fn post(client: &HttpClient, url: &str, body: String) {
     let req = match http::Request::post(url)
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body)))

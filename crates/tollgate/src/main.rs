@@ -1,13 +1,16 @@
 //! The `tollgate` binary: parse the command line, wire the crates together, map errors to an
 //! exit code. All behaviour lives in the library crates.
 
+mod alerts;
 mod anomalies;
 mod budgets;
 mod cost;
 mod forecast;
+mod recommend;
 mod report;
 mod serve;
 mod simulate;
+mod timeseries;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +66,8 @@ enum CostCommand {
     Forecast(forecast::ForecastArgs),
     /// Cost anomalies against a seasonal baseline, each with its cause.
     Anomalies(anomalies::AnomaliesArgs),
+    /// Savings advice from the ledger, each with its monthly saving and evidence.
+    Recommend(recommend::RecommendArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -150,6 +155,15 @@ fn main() -> ExitCode {
         Command::Cost {
             command: CostCommand::Anomalies(args),
         } => match anomalies::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Cost {
+            command: CostCommand::Recommend(args),
+        } => match recommend::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tollgate: {e:#}");

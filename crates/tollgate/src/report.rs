@@ -297,9 +297,7 @@ pub fn websocket_lines(
 pub fn websocket_table(lines: &[WebsocketLine]) -> String {
     use std::fmt::Write as _;
     use tollgate_pricing::{display_cost, display_exact};
-    let mut out = String::from(
-        "\nWebSocket APIs: messages and connection minutes\n",
-    );
+    let mut out = String::from("\nWebSocket APIs: messages and connection minutes\n");
     let rows: Vec<[String; 6]> = lines
         .iter()
         .map(|l| {

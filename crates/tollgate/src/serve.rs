@@ -184,13 +184,22 @@ async fn serve(
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // Budgets are priced from the ledger, so they need metering.
+    let admin_address = admin_listener.local_addr()?;
     let budget_status = match (&config_metering.enabled, &store_url) {
         (true, Some(url)) => {
             let every = (config_metering.flush_interval * 5).max(std::time::Duration::from_secs(1));
+            // Anomaly alerts read the same ledger (docs/alerts.md).
+            crate::alerts::spawn(
+                Arc::clone(&gateway),
+                url.clone(),
+                admin_address,
+                shutdown_rx.clone(),
+            );
             Some(crate::budgets::spawn(
                 Arc::clone(&gateway),
                 url.clone(),
                 every,
+                admin_address,
                 shutdown_rx.clone(),
             ))
         }
@@ -217,6 +226,9 @@ async fn serve(
             cost: ledger_query(&gateway, QueryKind::Cost),
             forecast: ledger_query(&gateway, QueryKind::Forecast),
             anomalies: ledger_query(&gateway, QueryKind::Anomalies),
+            recommendations: ledger_query(&gateway, QueryKind::Recommendations),
+            timeseries: ledger_query(&gateway, QueryKind::Timeseries),
+            dimensions: ledger_query(&gateway, QueryKind::Dimensions),
             connections: {
                 let gateway = Arc::clone(&gateway);
                 let catalog = Arc::new(tollgate_pricing::Catalog::embedded());
@@ -400,6 +412,9 @@ enum QueryKind {
     Cost,
     Forecast,
     Anomalies,
+    Timeseries,
+    Dimensions,
+    Recommendations,
 }
 
 /// `/admin/forecast?by=api` and `/admin/anomalies?from=&to=&sensitivity=&min_impact=`: the
@@ -428,6 +443,7 @@ fn analysis_json(
     let now = crate::report::unix_now();
     let known: &[&str] = match kind {
         QueryKind::Forecast => &["by"],
+        QueryKind::Recommendations => &["from", "to", "min_saving"],
         _ => &["from", "to", "sensitivity", "min_impact"],
     };
     if let Some(k) = params.keys().find(|k| !known.contains(&k.as_str())) {
@@ -454,6 +470,10 @@ fn analysis_json(
             forecast::ForecastError::BadParameter(m) => bad(m),
             other => failed(other.to_string()),
         });
+    }
+    if let QueryKind::Recommendations = kind {
+        return crate::recommend::json(ledger, catalog, &params, now)
+            .map_err(|(status, message)| QueryError { status, message });
     }
     let (from, to) = crate::anomalies::window(
         params.get("from").map(String::as_str),
@@ -493,8 +513,9 @@ fn analysis_json(
     })
 }
 
-/// `/admin/usage` and `/admin/cost`: open the ledger (read side; the flusher has its own
-/// connection) and answer with the same code as `tollgate cost report`.
+/// `/admin/usage`, `/admin/cost`, `/admin/timeseries` and `/admin/dimensions`: open the ledger
+/// (read side; the flusher has its own connection) and answer with the same code as
+/// `tollgate cost report`.
 fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
     use tollgate_admin::QueryError;
     let config = gateway.config();
@@ -517,7 +538,17 @@ fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
             QueryKind::Usage | QueryKind::Cost => {
                 Some(crate::report::ReportParams::from_query(query).map_err(bad(400))?)
             }
-            QueryKind::Forecast | QueryKind::Anomalies => None,
+            QueryKind::Forecast
+            | QueryKind::Anomalies
+            | QueryKind::Timeseries
+            | QueryKind::Dimensions
+            | QueryKind::Recommendations => None,
+        };
+        let timeseries = match kind {
+            QueryKind::Timeseries => {
+                Some(crate::timeseries::TimeseriesParams::from_query(query).map_err(bad(400))?)
+            }
+            _ => None,
         };
         let url_text = metering.store.as_deref().unwrap_or(DEFAULT_STORE);
         let url = tollgate_store::parse_store_url(url_text).map_err(|e| QueryError {
@@ -538,17 +569,28 @@ fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
             },
             message: e.to_string(),
         };
-        match (kind, &params) {
-            (QueryKind::Usage, Some(params)) => {
+        match (kind, &params, &timeseries) {
+            (QueryKind::Usage, Some(params), _) => {
                 crate::report::usage_json(ledger.as_mut(), params).map_err(ledger_error)
             }
-            (QueryKind::Cost, Some(params)) => crate::report::cost(
+            (QueryKind::Cost, Some(params), _) => crate::report::cost(
                 ledger.as_mut(),
                 &catalog,
                 tollgate_pricing::FreeTier::Off,
                 params,
             )
             .map(|r| r.to_json())
+            .map_err(ledger_error),
+            (QueryKind::Dimensions, _, _) => {
+                crate::timeseries::dimensions_json(ledger.as_mut(), query).map_err(ledger_error)
+            }
+            (_, _, Some(params)) => crate::timeseries::timeseries(
+                ledger.as_mut(),
+                &catalog,
+                tollgate_pricing::FreeTier::Off,
+                params,
+            )
+            .map(|t| t.to_json())
             .map_err(ledger_error),
             _ => analysis_json(kind, ledger.as_mut(), &catalog, query),
         }

@@ -90,6 +90,81 @@ fn a_simulated_retry_storm_is_found_with_its_route() {
 }
 
 #[test]
+fn a_stray_stage_is_found_by_the_daily_pass_with_its_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sim.db");
+    let store = format!("sqlite://{}", db.display());
+    // About $0.02 an hour on a `test` stage from day 25 of 35: never an hourly anomaly, a
+    // daily one from its first day (three clean weeks of the same weekdays before it).
+    let out = tollgate()
+        .args([
+            "simulate", "--store", &store, "--days", "35", "--seed", "11",
+        ])
+        .args(["--start", "2025-03-01", "--scenario", "stray-stage:day=25"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = tollgate()
+        .args(["cost", "anomalies", "--store", &store, "--format", "json"])
+        .args(["--from", "2025-03-22", "--to", "2025-04-05"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = v["anomalies"].as_array().unwrap();
+    for a in list {
+        assert!(
+            a["granularity"] == "hour" || a["granularity"] == "day",
+            "{a}"
+        );
+    }
+    let stray: Vec<&Value> = list
+        .iter()
+        .filter(|a| {
+            a["granularity"] == "day"
+                && a["cause"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["dimension"] == "stage" && c["value"] == "test")
+        })
+        .collect();
+    assert_eq!(stray.len(), 1, "{v}");
+    let a = stray[0];
+    assert_eq!(text(a, "start"), "2025-03-25T00:00:00Z", "{a}");
+    assert_eq!(text(a, "end"), "2025-04-05T00:00:00Z", "{a}");
+    assert_eq!(a["dimensions"]["stage"], "test", "{a}");
+    assert_eq!(a["dimensions"]["api"], "shop", "{a}");
+    // ≈ 20,000 requests an hour ≈ $0.65 a day with data transfer, for 11 days.
+    let impact: f64 = text(a, "impact").parse().unwrap();
+    assert!((5.0..9.0).contains(&impact), "{a}");
+    assert!(
+        list.iter().all(|a| a["granularity"] == "day"),
+        "no hourly anomaly for a trickle: {v}"
+    );
+
+    let out = tollgate()
+        .args(["cost", "anomalies", "--store", &store, "--format", "csv"])
+        .args(["--from", "2025-03-22", "--to", "2025-04-05"])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(csv.starts_with("start,end,series,expected,actual,impact,score,cause,granularity\n"));
+    assert!(
+        csv.lines().nth(1).is_some_and(|l| l.ends_with(",day")),
+        "{csv}"
+    );
+}
+
+#[test]
 fn a_missing_store_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("missing.db");

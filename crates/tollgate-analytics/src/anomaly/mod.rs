@@ -42,6 +42,28 @@ pub const DEFAULT_SENSITIVITY: f64 = 4.0;
 pub const DEFAULT_MIN_IMPACT: Decimal = Decimal::from_parts(10, 0, 0, false, 2);
 /// Default weeks of seasonal baseline.
 pub const DEFAULT_WEEKS: u32 = 3;
+/// A day must add this many times the hourly minimum impact (so $0.50 by default).
+pub const DAILY_IMPACT_FACTOR: i64 = 5;
+/// The smallest spread of a daily series, in dollars (`0.10`): a day's score is at most
+/// its impact over ten cents.
+pub const DAILY_ABS_FLOOR: Decimal = Decimal::from_parts(10, 0, 0, false, 2);
+
+/// Whether an anomaly was found by the hourly or the daily pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Granularity {
+    Hour,
+    Day,
+}
+
+impl Granularity {
+    /// `hour` or `day`, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+        }
+    }
+}
 
 /// Why anomalies could not be found.
 #[derive(Debug, thiserror::Error)]
@@ -100,14 +122,79 @@ pub struct Anomaly {
     pub actual: Decimal,
     /// The highest hourly score.
     pub score: f64,
-    /// The series (`{"api":"shop"}`, empty for the total) plus the top cause's dimension.
+    /// The series (`{"api":"shop"}`, `{"api":"shop","stage":"test"}`, empty for the
+    /// total) plus the top cause's dimension.
     pub dimensions: BTreeMap<String, String>,
     pub cause: Vec<Cause>,
+    /// Hourly or daily pass.
+    pub granularity: Granularity,
 }
 
 impl Anomaly {
     pub fn impact(&self) -> Decimal {
         self.actual - self.expected
+    }
+
+    /// The anomaly's JSON object: `{"start","end","expected","actual","impact","score",
+    /// "granularity","dimensions":{...},"cause":[{"dimension","value","share"}]}`.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::json!({
+            "start": rfc3339(self.start),
+            "end": rfc3339(self.end),
+            "expected": display_money(self.expected),
+            "actual": display_money(self.actual),
+            "impact": display_money(self.impact()),
+            "score": (self.score * 10.0).round() / 10.0,
+            "granularity": self.granularity.as_str(),
+            "dimensions": self.dimensions,
+            "cause": self.cause.iter().map(|c| serde_json::json!({
+                "dimension": c.dimension,
+                "value": c.value,
+                "share": c.share,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// One line for people (logs, chat): where, when, how much, and why.
+    pub fn summary(&self) -> String {
+        let scope = match (self.dimensions.get("api"), self.dimensions.get("stage")) {
+            (Some(api), Some(stage)) => format!("{api}/{stage}"),
+            (Some(api), None) => api.clone(),
+            _ => "the total".to_owned(),
+        };
+        let cause = Anomalies::cause_text(self);
+        format!(
+            "Cost anomaly on {scope} ({}): ${} instead of ${} expected (+${}) from {} to {}{}",
+            match self.granularity {
+                Granularity::Hour => "hourly",
+                Granularity::Day => "daily",
+            },
+            display_money(self.actual),
+            display_money(self.expected),
+            display_money(self.impact()),
+            rfc3339(self.start),
+            rfc3339(self.end),
+            if cause.is_empty() {
+                String::new()
+            } else {
+                format!("; cause: {cause}")
+            }
+        )
+    }
+
+    /// What identifies it across passes: its start, granularity and dimensions.
+    pub fn key(&self) -> String {
+        let dims: Vec<String> = self
+            .dimensions
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!(
+            "{}|{}|{}",
+            self.start,
+            self.granularity.as_str(),
+            dims.join(",")
+        )
     }
 }
 
@@ -121,6 +208,9 @@ pub struct Anomalies {
 struct Hourly {
     /// Series key: `None` for the total, else the API.
     api: Option<String>,
+    /// The stage, for the daily pass's per-stage series.
+    stage: Option<String>,
+    granularity: Granularity,
     start: i64,
     end: i64,
     expected: Decimal,
@@ -252,6 +342,8 @@ pub fn detect(
                     hours.extend(open.take());
                     open = Some(Hourly {
                         api: s.clone(),
+                        stage: None,
+                        granularity: Granularity::Hour,
                         start: h,
                         end: h + HOUR,
                         expected: e,
@@ -279,19 +371,26 @@ pub fn detect(
         })
         .map(|a| Hourly {
             api: a.api.clone(),
+            stage: a.stage.clone(),
             ..*a
         })
         .collect();
+    let days = daily(ledger, &mut pricer, options, data_start, &keep)?;
 
     let mut anomalies = Vec::new();
-    for a in keep {
+    for a in keep.into_iter().chain(days) {
         let cause = cause(ledger, &mut pricer, &a)?;
         let mut dimensions = BTreeMap::new();
         if let Some(api) = &a.api {
             dimensions.insert("api".to_owned(), api.clone());
         }
+        if let Some(stage) = &a.stage {
+            dimensions.insert("stage".to_owned(), stage.clone());
+        }
         if let Some(c) = cause.first() {
-            dimensions.insert(c.dimension.clone(), c.value.clone());
+            dimensions
+                .entry(c.dimension.clone())
+                .or_insert_with(|| c.value.clone());
         }
         anomalies.push(Anomaly {
             start: a.start,
@@ -301,14 +400,150 @@ pub fn detect(
             score: a.score,
             dimensions,
             cause,
+            granularity: a.granularity,
         });
     }
     anomalies.sort_by(|a, b| {
         (a.start, a.end)
             .cmp(&(b.start, b.end))
             .then(b.impact().cmp(&a.impact()))
+            .then(a.granularity.cmp(&b.granularity))
     });
     Ok(Anomalies { anomalies })
+}
+
+/// The daily pass: whole days of the period, the daily cost of the total, of each API and of
+/// each (API, stage) against the median of the same weekday in the previous weeks (at least
+/// two after the ledger's first usage). Spread, score and merging as the hourly pass, with a
+/// floor of [`DAILY_ABS_FLOOR`] and a minimum impact of [`DAILY_IMPACT_FACTOR`] × the hourly
+/// one. A day's anomaly is dropped when a more specific one overlaps it (a stage's over its
+/// API's, an API's over the total), and when overlapping hourly anomalies of the same API
+/// account for at least half its impact: they are the same incident, seen more precisely.
+fn daily(
+    ledger: &mut dyn Ledger,
+    pricer: &mut Pricer<'_>,
+    options: &AnomalyOptions<'_>,
+    data_start: i64,
+    hourly: &[Hourly],
+) -> Result<Vec<Hourly>, AnomalyError> {
+    let first = options.from + (DAY - options.from.rem_euclid(DAY)) % DAY;
+    let last = options.to - options.to.rem_euclid(DAY);
+    if last <= first {
+        return Ok(Vec::new());
+    }
+    let history = first - i64::from(options.weeks) * WEEK;
+    type Series = (Option<String>, Option<String>);
+    let mut cost: BTreeMap<i64, BTreeMap<Series, Decimal>> = BTreeMap::new();
+    let mut keys: BTreeSet<Series> = BTreeSet::new();
+    keys.insert((None, None));
+    let mut d = history;
+    while d < last {
+        let (total, groups) =
+            pricer.price(ledger, d, d + DAY, &[Dimension::Api, Dimension::Stage])?;
+        let mut m: BTreeMap<Series, Decimal> = BTreeMap::new();
+        m.insert((None, None), total);
+        for (g, c) in groups {
+            let mut g = g.into_iter();
+            let api = g.next().unwrap_or_default();
+            let stage = g.next().unwrap_or_default();
+            *m.entry((Some(api.clone()), None)).or_default() += c;
+            *m.entry((Some(api), Some(stage))).or_default() += c;
+        }
+        keys.extend(m.keys().cloned());
+        cost.insert(d, m);
+        d += DAY;
+    }
+    let min_impact = options.min_impact * Decimal::from(DAILY_IMPACT_FACTOR);
+    let rel_floor = Decimal::new(5, 2);
+    let mad_k = Decimal::new(14_826, 4);
+    let mut found: Vec<Hourly> = Vec::new();
+    for key in &keys {
+        let at = |d: i64| -> Decimal {
+            cost.get(&d)
+                .and_then(|m| m.get(key))
+                .copied()
+                .unwrap_or_default()
+        };
+        let mut open: Option<Hourly> = None;
+        let mut d = first;
+        while d < last {
+            let base: Vec<i64> = (1..=i64::from(options.weeks))
+                .map(|k| d - k * WEEK)
+                .filter(|&b| b >= data_start)
+                .collect();
+            let mut flagged = None;
+            if base.len() >= 2 {
+                let mut values: Vec<Decimal> = base.iter().map(|&b| at(b)).collect();
+                let expected = median(&mut values);
+                let mut dev: Vec<Decimal> = values.iter().map(|v| (*v - expected).abs()).collect();
+                let mad = median(&mut dev);
+                let scale = (mad * mad_k).max(DAILY_ABS_FLOOR).max(expected * rel_floor);
+                let actual = at(d);
+                let impact = actual - expected;
+                let score = to_f64(impact / scale);
+                if score >= options.sensitivity && impact >= min_impact {
+                    flagged = Some((expected, actual, score, base.len() as u32));
+                }
+            }
+            match (flagged, open.as_mut()) {
+                (Some((e, a, sc, n)), Some(o)) => {
+                    o.end = d + DAY;
+                    o.expected += e;
+                    o.actual += a;
+                    o.score = o.score.max(sc);
+                    o.shifts = o.shifts.min(n);
+                }
+                (Some((e, a, sc, n)), None) => {
+                    open = Some(Hourly {
+                        api: key.0.clone(),
+                        stage: key.1.clone(),
+                        granularity: Granularity::Day,
+                        start: d,
+                        end: d + DAY,
+                        expected: e,
+                        actual: a,
+                        score: sc,
+                        shift: WEEK,
+                        shifts: n,
+                    });
+                }
+                (None, _) => found.extend(open.take()),
+            }
+            d += DAY;
+        }
+        found.extend(open.take());
+    }
+    let overlaps = |a: &Hourly, b: &Hourly| a.start < b.end && b.start < a.end;
+    let specificity = |a: &Hourly| usize::from(a.api.is_some()) + usize::from(a.stage.is_some());
+    let kept = found
+        .iter()
+        .filter(|a| {
+            // A more specific daily anomaly of the same scope says more.
+            !found.iter().any(|b| {
+                overlaps(a, b)
+                    && specificity(b) > specificity(a)
+                    && (a.api.is_none() || a.api == b.api)
+            })
+        })
+        .filter(|a| {
+            // Hourly anomalies of the same API that explain half its impact are the same
+            // incident, seen more precisely.
+            let explained: Decimal = hourly
+                .iter()
+                .filter(|h| {
+                    overlaps(a, h) && (a.api.is_none() || h.api.is_none() || a.api == h.api)
+                })
+                .map(|h| h.actual - h.expected)
+                .sum();
+            explained * Decimal::TWO < a.actual - a.expected
+        })
+        .map(|a| Hourly {
+            api: a.api.clone(),
+            stage: a.stage.clone(),
+            ..*a
+        })
+        .collect();
+    Ok(kept)
 }
 
 /// Prices spans at their month's blended rate (usage of the month up to the period's end).
@@ -489,26 +724,7 @@ impl Anomalies {
     /// "cause":[{"dimension","value","share"}]}]}`, money as decimal strings.
     pub fn to_json(&self) -> String {
         use serde_json::{json, Value};
-        let list: Vec<Value> = self
-            .anomalies
-            .iter()
-            .map(|a| {
-                json!({
-                    "start": rfc3339(a.start),
-                    "end": rfc3339(a.end),
-                    "expected": display_money(a.expected),
-                    "actual": display_money(a.actual),
-                    "impact": display_money(a.impact()),
-                    "score": (a.score * 10.0).round() / 10.0,
-                    "dimensions": a.dimensions,
-                    "cause": a.cause.iter().map(|c| json!({
-                        "dimension": c.dimension,
-                        "value": c.value,
-                        "share": c.share,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
+        let list: Vec<Value> = self.anomalies.iter().map(Anomaly::to_value).collect();
         let mut s = serde_json::to_string_pretty(&json!({ "anomalies": list })).unwrap_or_default();
         s.push('\n');
         s
@@ -522,21 +738,27 @@ impl Anomalies {
             .join("; ")
     }
 
+    /// `total`, `shop`, or `shop/test` for a stage series (`dimensions` holds the stage of a
+    /// stage series, or the top cause's stage: both name where the cost went).
     fn scope(a: &Anomaly) -> String {
-        a.dimensions
-            .get("api")
-            .cloned()
-            .unwrap_or_else(|| "total".to_owned())
+        match (a.dimensions.get("api"), a.dimensions.get("stage")) {
+            (Some(api), Some(stage)) if a.granularity == Granularity::Day => {
+                format!("{api}/{stage}")
+            }
+            (Some(api), _) => api.clone(),
+            (None, _) => "total".to_owned(),
+        }
     }
 
-    /// `start,end,series,expected,actual,impact,score,cause` (the cause as
+    /// `start,end,series,expected,actual,impact,score,cause,granularity` (the cause as
     /// `dimension=value (share%)` joined by `; `).
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("start,end,series,expected,actual,impact,score,cause\n");
+        let mut out =
+            String::from("start,end,series,expected,actual,impact,score,cause,granularity\n");
         for a in &self.anomalies {
             let cause = Self::cause_text(a);
             out.push_str(&format!(
-                "{},{},{},{},{},{},{:.1},{}\n",
+                "{},{},{},{},{},{},{:.1},{},{}\n",
                 rfc3339(a.start),
                 rfc3339(a.end),
                 csv_field(&Self::scope(a)),
@@ -544,7 +766,8 @@ impl Anomalies {
                 display_money(a.actual),
                 display_money(a.impact()),
                 a.score,
-                csv_field(&cause)
+                csv_field(&cause),
+                a.granularity.as_str()
             ));
         }
         out
@@ -556,7 +779,7 @@ impl Anomalies {
             return "No cost anomalies.\n".to_owned();
         }
         let mut lines = vec![[
-            "start", "end", "series", "expected", "actual", "impact", "score", "cause",
+            "start", "end", "per", "series", "expected", "actual", "impact", "score", "cause",
         ]
         .map(String::from)
         .to_vec()];
@@ -564,6 +787,7 @@ impl Anomalies {
             lines.push(vec![
                 rfc3339(a.start),
                 rfc3339(a.end),
+                a.granularity.as_str().to_owned(),
                 Self::scope(a),
                 display_money(a.expected),
                 display_money(a.actual),
@@ -572,7 +796,7 @@ impl Anomalies {
                 Self::cause_text(a),
             ]);
         }
-        let widths: Vec<usize> = (0..8)
+        let widths: Vec<usize> = (0..9)
             .map(|i| {
                 lines
                     .iter()
@@ -587,7 +811,7 @@ impl Anomalies {
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    if (3..7).contains(&i) {
+                    if (4..8).contains(&i) {
                         format!("{c:>w$}", w = widths[i])
                     } else {
                         format!("{c:<w$}", w = widths[i])

@@ -45,10 +45,11 @@ use tollgate_pricing::report::Period;
 use tollgate_pricing::{pricing_meter, Catalog, PricingError};
 use tollgate_types::usage::{
     Reason, Tags, UsageBatch, UsageCounts, UsageKey, UsageMeter, UsageRecord,
+    IDLE_THRESHOLDS_MINUTES,
 };
 
 pub use scenario::{Scenario, ScenarioKind, ScenarioSpec};
-pub use truth::{GroundTruth, TruthEntry};
+pub use truth::{ExpectedAdvice, GroundTruth, TruthEntry};
 
 use scenario::Effect;
 use workload::{Api, ApiKind, Route, APIS, STATUS_MIX};
@@ -124,6 +125,9 @@ struct DayAccount {
     total: BTreeMap<UsageMeter, u128>,
     /// Per scenario: billable base units it added, per (hour, meter).
     extra: Vec<BTreeMap<(i64, UsageMeter), u128>>,
+    /// Per scenario: base units, per hour, of the informational meter its recommendation
+    /// reads (payload-growth: the route's uncompressed bytes), baseline included.
+    advice: Vec<BTreeMap<i64, u128>>,
 }
 
 impl Simulation {
@@ -252,6 +256,7 @@ impl Simulation {
             account: DayAccount {
                 total: BTreeMap::new(),
                 extra: vec![BTreeMap::new(); self.scenarios.len()],
+                advice: vec![BTreeMap::new(); self.scenarios.len()],
             },
         };
         let api_noise: Vec<f64> = APIS.iter().map(|_| noise(&mut rng, 0.05)).collect();
@@ -287,6 +292,7 @@ impl Simulation {
             ApiKind::Http | ApiKind::Rest => {
                 for route in api.routes {
                     for caller in api.callers {
+                        let mut answered: [u64; 6] = [0; 6];
                         for (status, reason, billable, share) in STATUS_MIX {
                             let n = count(
                                 api.peak_per_hour * f * route.share * caller.share * share,
@@ -312,7 +318,32 @@ impl Simulation {
                             if status == 2 {
                                 self.payload_growth(g, &req, route, n);
                             }
+                            if billable {
+                                answered[usize::from(status)] += n;
+                            }
                         }
+                        // Informational: a share of the requests answered 5xx is retried
+                        // once by its client; the retries are among the 2xx counted above.
+                        let retries = ((answered[5] as f64 * workload::RETRIED_SHARE).round()
+                            as u64)
+                            .min(answered[2]);
+                        let ok = Req {
+                            ts,
+                            api,
+                            stage: api.stage,
+                            route: route.key,
+                            key: caller.key,
+                            client: caller.client,
+                            status: 2,
+                            reason: Reason::Integration,
+                            billable: true,
+                        };
+                        g.add(
+                            ok.key(g.region, UsageMeter::Retries),
+                            retries,
+                            retries,
+                            None,
+                        );
                     }
                 }
             }
@@ -331,18 +362,44 @@ impl Simulation {
                         billable: true,
                     };
                     g.request(&msg, messages, workload::WS_MESSAGE_BYTES_OUT, None);
+                    // Informational: message sizes (most under 1 KB, the rest under 4 KB).
+                    let small = (messages as f64 * workload::WS_SMALL_MESSAGE_SHARE).round() as u64;
+                    for (le_kb, n) in [(1, small), (4, messages - small.min(messages))] {
+                        g.add(
+                            msg.key(g.region, UsageMeter::MessageSize { le_kb }),
+                            n,
+                            n,
+                            None,
+                        );
+                    }
                     let concurrent = workload::WS_PEAK_CONNECTIONS * f * caller.share;
                     let opened = count(concurrent / workload::WS_LIFETIME_HOURS, rng);
                     let conn = Req {
                         route: "$connect",
                         ..msg
                     };
+                    let connected_ms = concurrent * MS_PER_HOUR;
                     g.add(
                         conn.key(g.region, UsageMeter::WebsocketConnectionMs),
-                        (concurrent * MS_PER_HOUR).round() as u64,
+                        connected_ms.round() as u64,
                         opened,
                         None,
                     );
+                    // Informational: idle time beyond each threshold, with exponential gaps
+                    // between a connection's messages (mean: connection time / messages).
+                    if messages > 0 {
+                        let mean_gap_ms = connected_ms / messages as f64;
+                        for minutes in IDLE_THRESHOLDS_MINUTES {
+                            let over = connected_ms
+                                * (-(f64::from(minutes) * 60_000.0) / mean_gap_ms).exp();
+                            g.add(
+                                conn.key(g.region, UsageMeter::WebsocketIdleMs { minutes }),
+                                over.round() as u64,
+                                0,
+                                None,
+                            );
+                        }
+                    }
                     for route in ["$connect", "$disconnect"] {
                         let control = Req {
                             route,
@@ -380,6 +437,15 @@ impl Simulation {
                         0,
                         Some(i),
                     );
+                    // The grown responses go out without compression: all their bytes.
+                    let plain = (n as f64 * route.response_bytes + extra).round() as u64;
+                    g.add(
+                        req.key(g.region, UsageMeter::UncompressedBytes),
+                        plain,
+                        n,
+                        Some(i),
+                    );
+                    *g.account.advice[i].entry(req.ts).or_default() += u128::from(plain);
                 }
             }
         }
@@ -414,7 +480,10 @@ fn apply(g: &mut Gen<'_>, rng: &mut ChaCha8Rng, ts: i64, i: usize, sc: &Scenario
                         reason: Reason::Integration,
                         billable: true,
                     };
-                    g.request(&req, count(m * share, rng), bytes, Some(i));
+                    let n = count(m * share, rng);
+                    g.request(&req, n, bytes, Some(i));
+                    // Every extra request repeats one that was answered 5xx.
+                    g.add(req.key(g.region, UsageMeter::Retries), n, n, Some(i));
                 }
             }
         }
@@ -482,12 +551,22 @@ fn apply(g: &mut Gen<'_>, rng: &mut ChaCha8Rng, ts: i64, i: usize, sc: &Scenario
                     reason: Reason::Websocket,
                     billable: true,
                 };
+                let ms = (extra * caller.share * MS_PER_HOUR).round() as u64;
                 g.add(
                     req.key(g.region, UsageMeter::WebsocketConnectionMs),
-                    (extra * caller.share * MS_PER_HOUR).round() as u64,
+                    ms,
                     0,
                     Some(i),
                 );
+                // They send nothing: idle beyond any threshold for the whole hour.
+                for minutes in IDLE_THRESHOLDS_MINUTES {
+                    g.add(
+                        req.key(g.region, UsageMeter::WebsocketIdleMs { minutes }),
+                        ms,
+                        0,
+                        Some(i),
+                    );
+                }
             }
         }
         // Applied inside the baseline, to the route's own responses.
@@ -613,7 +692,7 @@ impl Gen<'_> {
         if units == 0 && events == 0 {
             return;
         }
-        if key.billable {
+        if key.billable && key.meter.is_priced() {
             *self.account.total.entry(key.meter).or_default() += u128::from(units);
             if let Some(i) = source {
                 *self.account.extra[i]

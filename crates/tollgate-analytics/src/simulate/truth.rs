@@ -23,6 +23,8 @@ pub(crate) struct Accounting {
     totals: BTreeMap<(String, UsageMeter), u128>,
     /// Per scenario, per (hour, meter).
     extra: Vec<BTreeMap<(i64, UsageMeter), u128>>,
+    /// Per scenario, per hour: the informational units its recommendation reads.
+    advice: Vec<BTreeMap<i64, u128>>,
 }
 
 impl Accounting {
@@ -30,6 +32,7 @@ impl Accounting {
         Accounting {
             totals: BTreeMap::new(),
             extra: vec![BTreeMap::new(); scenarios],
+            advice: vec![BTreeMap::new(); scenarios],
         }
     }
 
@@ -38,6 +41,11 @@ impl Accounting {
             *self.totals.entry((month.to_owned(), meter)).or_default() += units;
         }
         for (mine, theirs) in self.extra.iter_mut().zip(day.extra) {
+            for (k, units) in theirs {
+                *mine.entry(k).or_default() += units;
+            }
+        }
+        for (mine, theirs) in self.advice.iter_mut().zip(day.advice) {
             for (k, units) in theirs {
                 *mine.entry(k).or_default() += units;
             }
@@ -92,6 +100,20 @@ pub struct TruthEntry {
     /// USD, exact: what a fix saves per month (see [`SavingBasis`]).
     pub monthly_saving: Decimal,
     pub saving_basis: SavingBasis,
+    /// The recommendation `tollgate cost recommend` should make for it, if any.
+    pub recommendation: Option<ExpectedAdvice>,
+}
+
+/// The recommendation a scenario calls for, and the monthly saving it should show
+/// (docs/simulate.md, docs/recommendations.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectedAdvice {
+    /// The recommendation's kind (`client-retries`).
+    pub kind: String,
+    /// Its target, as `tollgate cost recommend` names it (`shop/$default POST /orders`).
+    pub target: String,
+    /// USD, exact: the saving it should find.
+    pub monthly_saving: Decimal,
 }
 
 /// The ground truth of a simulation (written as JSON next to the store).
@@ -138,6 +160,16 @@ impl GroundTruth {
                     json!(display_cost(s.monthly_saving, 6)),
                 );
                 o.insert("saving_basis".into(), json!(s.saving_basis.as_str()));
+                if let Some(r) = &s.recommendation {
+                    o.insert(
+                        "recommendation".into(),
+                        json!({
+                            "kind": r.kind,
+                            "target": r.target,
+                            "monthly_saving": display_cost(r.monthly_saving, 6),
+                        }),
+                    );
+                }
                 Value::Object(o)
             })
             .collect();
@@ -160,7 +192,7 @@ pub(crate) fn ground_truth(sim: &Simulation, acc: &Accounting) -> Result<GroundT
     let region = sim.catalog.region(&sim.config.region)?;
     let (start, end) = sim.period();
     let mut entries = Vec::new();
-    for (sc, extra) in sim.scenarios.iter().zip(&acc.extra) {
+    for (i, (sc, extra)) in sim.scenarios.iter().zip(&acc.extra).enumerate() {
         let mut by_month: BTreeMap<(String, UsageMeter), u128> = BTreeMap::new();
         for ((ts, meter), units) in extra {
             *by_month.entry((month_of(*ts), *meter)).or_default() += units;
@@ -189,23 +221,77 @@ pub(crate) fn ground_truth(sim: &Simulation, acc: &Accounting) -> Result<GroundT
             ScenarioKind::NewClient => SavingBasis::None,
             _ => SavingBasis::MonthlyRunRate,
         };
+        // The extra cost of `[from, end)` as a 30-day run rate, at the month's marginal rates.
+        let run_rate = |from: i64| -> Result<Decimal, SimError> {
+            let from = sc.start.max(from);
+            let hours = (sc.end - from) / HOUR;
+            let mut tail = Decimal::ZERO;
+            for ((ts, meter), units) in extra.range((from, UsageMeter::HttpRequests)..) {
+                let rate = rates
+                    .get(&(month_of(*ts), *meter))
+                    .copied()
+                    .unwrap_or_default();
+                tail += to_pricing_units(*meter, *units)? * rate;
+            }
+            Ok(tail * Decimal::from(24) / Decimal::from(hours.max(1)) * Decimal::from(30))
+        };
         let monthly_saving = match basis {
             SavingBasis::Incident => extra_cost,
             SavingBasis::None => Decimal::ZERO,
-            SavingBasis::MonthlyRunRate => {
-                let tail_start = sc.start.max(sc.end - DAY);
-                let tail_hours = (sc.end - tail_start) / HOUR;
-                let mut tail = Decimal::ZERO;
-                for ((ts, meter), units) in extra.range((tail_start, UsageMeter::HttpRequests)..) {
+            SavingBasis::MonthlyRunRate => run_rate(sc.end - DAY)?,
+        };
+        // What `tollgate cost recommend` should find: its run rate is the last 7 days.
+        let advice_week = sc.end - RUN_RATE_DAYS * DAY;
+        let recommendation = match &sc.effect {
+            Effect::RetryStorm { api, route, .. } => Some((
+                "client-retries",
+                target(api.name, api.stage, Some(route.key)),
+                extra_cost,
+            )),
+            Effect::BotTraffic { api, route, .. } => Some((
+                "public-exposure",
+                target(api.name, api.stage, Some(route.key)),
+                run_rate(advice_week)?,
+            )),
+            Effect::IdleWebsockets { .. } => Some((
+                "websocket-idle-timeout",
+                target("chat", "prod", None),
+                run_rate(advice_week)?,
+            )),
+            Effect::StrayStage { stage, .. } => Some((
+                "stray-traffic",
+                target("shop", stage, None),
+                run_rate(advice_week)?,
+            )),
+            Effect::PayloadGrowth { api, route, .. } => {
+                // The route's uncompressed bytes, compressed at the default ratio.
+                let from = sc.start.max(advice_week);
+                let hours = (sc.end - from) / HOUR;
+                let mut saving = Decimal::ZERO;
+                let kept = Decimal::ONE / crate::recommend::DEFAULT_COMPRESSION_RATIO;
+                for (ts, bytes) in acc.advice[i].range(from..) {
+                    let gb = to_pricing_units(UsageMeter::DataOutBytes, *bytes)?;
                     let rate = rates
-                        .get(&(month_of(*ts), *meter))
+                        .get(&(month_of(*ts), UsageMeter::DataOutBytes))
                         .copied()
                         .unwrap_or_default();
-                    tail += to_pricing_units(*meter, *units)? * rate;
+                    saving += gb * (Decimal::ONE - kept) * rate;
                 }
-                tail * Decimal::from(24) / Decimal::from(tail_hours.max(1)) * Decimal::from(30)
+                let saving =
+                    saving * Decimal::from(24) / Decimal::from(hours.max(1)) * Decimal::from(30);
+                Some((
+                    "compression",
+                    target(api.name, api.stage, Some(route.key)),
+                    saving,
+                ))
             }
-        };
+            Effect::NewClient { .. } => None,
+        }
+        .map(|(kind, target, monthly_saving)| ExpectedAdvice {
+            kind: kind.to_owned(),
+            target,
+            monthly_saving,
+        });
         let (cause, fix, dimensions, clients, meters) = describe(sc);
         entries.push(TruthEntry {
             name: sc.kind.name().to_owned(),
@@ -221,6 +307,7 @@ pub(crate) fn ground_truth(sim: &Simulation, acc: &Accounting) -> Result<GroundT
             extra_cost,
             monthly_saving,
             saving_basis: basis,
+            recommendation,
         });
     }
     Ok(GroundTruth {
@@ -231,6 +318,14 @@ pub(crate) fn ground_truth(sim: &Simulation, acc: &Accounting) -> Result<GroundT
         days: sim.config.days,
         scenarios: entries,
     })
+}
+
+/// Days of the run rate `tollgate cost recommend` uses for lasting problems.
+const RUN_RATE_DAYS: i64 = crate::recommend::RUN_RATE_DAYS;
+
+/// A recommendation's target as `tollgate cost recommend` writes it.
+fn target(api: &str, stage: &str, route: Option<&str>) -> String {
+    crate::recommend::target_name(api, Some(stage), route)
 }
 
 type Description = (
@@ -276,7 +371,7 @@ fn describe(sc: &super::Scenario) -> Description {
                 ("status", "5xx"),
             ]),
             Vec::new(),
-            vec![requests(api), UsageMeter::DataOutBytes],
+            vec![requests(api), UsageMeter::DataOutBytes, UsageMeter::Retries],
         ),
         Effect::BotTraffic {
             api,
@@ -311,7 +406,12 @@ fn describe(sc: &super::Scenario) -> Description {
             "close idle connections (client fix, shorter idle timeout)".to_owned(),
             dims(&[("api", "chat"), ("stage", "prod"), ("route", "$connect")]),
             Vec::new(),
-            vec![UsageMeter::WebsocketConnectionMs],
+            std::iter::once(UsageMeter::WebsocketConnectionMs)
+                .chain(
+                    tollgate_types::usage::IDLE_THRESHOLDS_MINUTES
+                        .map(|minutes| UsageMeter::WebsocketIdleMs { minutes }),
+                )
+                .collect(),
         ),
         Effect::PayloadGrowth { api, route, factor } => (
             format!(
@@ -326,7 +426,7 @@ fn describe(sc: &super::Scenario) -> Description {
                 ("status", "2xx"),
             ]),
             Vec::new(),
-            vec![UsageMeter::DataOutBytes],
+            vec![UsageMeter::DataOutBytes, UsageMeter::UncompressedBytes],
         ),
         Effect::NewClient {
             key,

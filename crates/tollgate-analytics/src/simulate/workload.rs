@@ -54,6 +54,11 @@ pub(crate) const WS_PEAK_CONNECTIONS: f64 = 3_200.0;
 pub(crate) const WS_LIFETIME_HOURS: f64 = 0.25;
 /// Bytes sent to clients per WebSocket message.
 pub(crate) const WS_MESSAGE_BYTES_OUT: f64 = 600.0;
+/// Share of WebSocket messages of at most 1 KB (the rest are at most 4 KB).
+pub(crate) const WS_SMALL_MESSAGE_SHARE: f64 = 0.92;
+/// Share of the requests answered 5xx that their client retries once (informational
+/// `retries` meter; the retries are among the requests already counted).
+pub(crate) const RETRIED_SHARE: f64 = 0.3;
 
 pub(crate) static SHOP: Api = Api {
     name: "shop",

@@ -1,0 +1,133 @@
+//! `tollgate cost recommend`: what to change and what it saves a month, from the ledger
+//! (docs/recommendations.md).
+
+use clap::{Args, ValueEnum};
+use rust_decimal::Decimal;
+use tollgate_analytics::recommend::{
+    recommend, RecommendOptions, DEFAULT_BACKEND_COST_PER_MILLION, DEFAULT_COMPRESSION_RATIO,
+    DEFAULT_MIN_SAVING, DEFAULT_PERIOD_DAYS,
+};
+
+use crate::cost::PriceArgs;
+use crate::report::{instant, unix_now};
+
+/// Output format of `cost recommend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecommendFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Savings advice from the ledger, each with its monthly saving and evidence.
+#[derive(Args, Debug)]
+pub struct RecommendArgs {
+    /// The ledger to read (default sqlite://tollgate.db in the working directory).
+    #[arg(long, value_name = "URL", default_value = crate::serve::DEFAULT_STORE)]
+    pub store: String,
+    /// Start of the period examined, UTC: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (default: 30
+    /// days before --to).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the period (exclusive; default: today's 00:00 UTC). Lasting problems are valued
+    /// at the run rate of its last 7 days.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Leave out recommendations saving less than this many dollars a month.
+    #[arg(long, value_name = "DOLLARS", default_value_t = DEFAULT_MIN_SAVING)]
+    pub min_saving: Decimal,
+    /// Assumed compression ratio of uncompressed responses (compressed = size / ratio).
+    #[arg(long, default_value_t = DEFAULT_COMPRESSION_RATIO)]
+    pub compression_ratio: Decimal,
+    /// Assumed cost of the backend call a cache hit avoids, in dollars per million.
+    #[arg(long, value_name = "DOLLARS", default_value_t = DEFAULT_BACKEND_COST_PER_MILLION)]
+    pub backend_cost_per_million: Decimal,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: RecommendFormat,
+    #[command(flatten)]
+    pub prices: PriceArgs,
+}
+
+/// The period examined: `[from, to)` in Unix seconds; by default the 30 days before today's
+/// 00:00 UTC. Shared by the command and `/admin/recommendations`; `prefix` is how the
+/// parameters are spelled in errors (`--` or nothing).
+pub fn window(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: i64,
+    prefix: &str,
+) -> Result<(i64, i64), String> {
+    const DAY: i64 = 86_400;
+    let to = match to {
+        Some(s) => instant(&format!("{prefix}to"), s)?,
+        None => now - now.rem_euclid(DAY),
+    };
+    let from = match from {
+        Some(s) => instant(&format!("{prefix}from"), s)?,
+        None => to - DEFAULT_PERIOD_DAYS * DAY,
+    };
+    if to <= from {
+        return Err(format!("{prefix}from must be before {prefix}to"));
+    }
+    Ok((from, to))
+}
+
+pub fn run(args: &RecommendArgs) -> anyhow::Result<()> {
+    let (from, to) = window(args.from.as_deref(), args.to.as_deref(), unix_now(), "--")
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let catalog = args.prices.catalog()?;
+    let url = tollgate_store::parse_store_url(&args.store)?;
+    let mut ledger = tollgate_store::open(&url, tollgate_store::OpenMode::MustExist)?;
+    let found = recommend(
+        ledger.as_mut(),
+        &RecommendOptions {
+            catalog: &catalog,
+            free_tier: args.prices.free_tier(),
+            from,
+            to,
+            min_saving: args.min_saving,
+            compression_ratio: args.compression_ratio,
+            backend_cost_per_million: args.backend_cost_per_million,
+        },
+    )?;
+    print!(
+        "{}",
+        match args.format {
+            RecommendFormat::Json => found.to_json(),
+            RecommendFormat::Csv => found.to_csv(),
+            RecommendFormat::Table => found.to_table(),
+        }
+    );
+    Ok(())
+}
+
+/// `GET /admin/recommendations?from=&to=&min_saving=`: the same advice as the command, with
+/// its defaults; errors as (status, message): 400 for a bad parameter, 503 for the ledger.
+pub fn json(
+    ledger: &mut dyn tollgate_meter::Ledger,
+    catalog: &tollgate_pricing::Catalog,
+    params: &std::collections::HashMap<String, String>,
+    now: i64,
+) -> Result<String, (u16, String)> {
+    use tollgate_analytics::recommend::RecommendError;
+    let (from, to) = window(
+        params.get("from").map(String::as_str),
+        params.get("to").map(String::as_str),
+        now,
+        "",
+    )
+    .map_err(|e| (400, e))?;
+    let mut options = RecommendOptions::new(catalog, from, to);
+    if let Some(s) = params.get("min_saving") {
+        options.min_saving = s
+            .parse::<Decimal>()
+            .map_err(|_| (400, format!("min_saving: `{s}` is not a decimal")))?;
+    }
+    recommend(ledger, &options)
+        .map(|r| r.to_json())
+        .map_err(|e| match e {
+            RecommendError::BadParameter(m) => (400, m),
+            other => (503, other.to_string()),
+        })
+}
