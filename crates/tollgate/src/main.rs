@@ -68,6 +68,8 @@ enum CostCommand {
     Anomalies(anomalies::AnomaliesArgs),
     /// Savings advice from the ledger, each with its monthly saving and evidence.
     Recommend(recommend::RecommendArgs),
+    /// Cost per hour or day, split by one dimension (the dashboard's chart).
+    Timeseries(timeseries::TimeseriesArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -155,6 +157,15 @@ fn main() -> ExitCode {
         Command::Cost {
             command: CostCommand::Anomalies(args),
         } => match anomalies::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Cost {
+            command: CostCommand::Timeseries(args),
+        } => match timeseries::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tollgate: {e:#}");

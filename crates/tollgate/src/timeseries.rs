@@ -442,3 +442,175 @@ mod tests {
         }
     }
 }
+
+/// Output format of `cost timeseries`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimeseriesFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Cost per hour or day, split by one dimension: the dashboard's "cost over time" chart.
+#[derive(clap::Args, Debug)]
+pub struct TimeseriesArgs {
+    /// The ledger to read (default sqlite://tollgate.db in the working directory).
+    #[arg(long, value_name = "URL", default_value = crate::serve::DEFAULT_STORE)]
+    pub store: String,
+    /// Start of the period, UTC: YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (default: the
+    /// month to date).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the period (exclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The dimension the series are split by: api, stage, route, key, client, status,
+    /// reason, region or tag:NAME.
+    #[arg(long, default_value = "api")]
+    pub by: String,
+    /// `hour` or `day` (default: hour for periods up to 3 days, else day).
+    #[arg(long)]
+    pub interval: Option<String>,
+    /// Only this API's usage.
+    #[arg(long)]
+    pub api: Option<String>,
+    /// Only this stage's usage.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Only usage whose API has this tag value: NAME:VALUE.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Series kept (1 to 100); the rest are summed into `(other)`.
+    #[arg(long, default_value_t = DEFAULT_LIMIT)]
+    pub limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: TimeseriesFormat,
+    #[command(flatten)]
+    pub prices: crate::cost::PriceArgs,
+}
+
+/// `tollgate cost timeseries`: the same parameters and numbers as `/admin/timeseries`.
+pub fn run(args: &TimeseriesArgs) -> anyhow::Result<()> {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("by", &args.by);
+    q.append_pair("limit", &args.limit.to_string());
+    for (k, v) in [
+        ("from", &args.from),
+        ("to", &args.to),
+        ("interval", &args.interval),
+        ("api", &args.api),
+        ("stage", &args.stage),
+        ("tag", &args.tag),
+    ] {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    let params = TimeseriesParams::from_query(&q.finish())?;
+    let catalog = args.prices.catalog()?;
+    let url = tollgate_store::parse_store_url(&args.store)?;
+    let mut ledger = tollgate_store::open(&url, tollgate_store::OpenMode::MustExist)?;
+    let ts = timeseries(ledger.as_mut(), &catalog, args.prices.free_tier(), &params)?;
+    let out = match args.format {
+        TimeseriesFormat::Json => ts.to_json(),
+        TimeseriesFormat::Csv => ts.to_csv(),
+        TimeseriesFormat::Table => ts.to_table(),
+    };
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
+    }
+    Ok(())
+}
+
+impl Timeseries {
+    fn bucket_labels(&self) -> Vec<String> {
+        self.buckets
+            .iter()
+            .map(|&b| {
+                Period::new(b, b + 1)
+                    .map(|p| p.start_rfc3339())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// CSV, one line per (bucket, series): `bucket,series,<dimensions…>,cost` with exact
+    /// decimals; a series' dimensions are in its own columns.
+    pub fn to_csv(&self) -> String {
+        let dims: Vec<String> = self
+            .series
+            .first()
+            .map(|s| s.group.iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default();
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header = vec!["bucket".to_owned(), "series".to_owned()];
+        header.extend(dims.iter().cloned());
+        header.push("cost".into());
+        let _ = w.write_record(&header);
+        for (i, label) in self.bucket_labels().iter().enumerate() {
+            for s in &self.series {
+                let mut rec = vec![label.clone(), s.name()];
+                for d in &dims {
+                    rec.push(
+                        s.group
+                            .iter()
+                            .find(|(k, _)| k == d)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_default(),
+                    );
+                }
+                rec.push(exact(s.costs.get(i).copied().unwrap_or_default()));
+                let _ = w.write_record(&rec);
+            }
+        }
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// A table for people: one row per bucket, one column per series (USD, cents), a total
+    /// column and a total line.
+    pub fn to_table(&self) -> String {
+        use std::fmt::Write as _;
+        let cents = |d: Decimal| tollgate_pricing::display_cost(d, 2);
+        let mut header = vec![self.params.interval.name().to_owned()];
+        header.extend(self.series.iter().map(Series::name));
+        header.push("total".into());
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let mut col_totals = vec![Decimal::ZERO; self.series.len()];
+        for (i, label) in self.bucket_labels().iter().enumerate() {
+            let mut row = vec![label.clone()];
+            let mut sum = Decimal::ZERO;
+            for (j, s) in self.series.iter().enumerate() {
+                let c = s.costs.get(i).copied().unwrap_or_default();
+                sum += c;
+                col_totals[j] += c;
+                row.push(cents(c));
+            }
+            row.push(cents(sum));
+            rows.push(row);
+        }
+        let mut footer = vec!["total".to_owned()];
+        footer.extend(col_totals.iter().map(|c| cents(*c)));
+        footer.push(cents(col_totals.iter().sum()));
+        rows.push(footer);
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for r in std::iter::once(&header).chain(rows.iter()) {
+            for (i, (c, w)) in r.iter().zip(&widths).enumerate() {
+                if i == 0 {
+                    let _ = write!(out, "{c:<w$}");
+                } else {
+                    let _ = write!(out, "  {c:>w$}");
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
