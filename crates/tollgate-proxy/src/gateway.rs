@@ -852,41 +852,11 @@ impl Gateway {
                 format!("Invalid Lambda endpoint or function name: {endpoint} {function}"),
             ));
         };
-        let out = integration::send(req, timeout).await?;
-        if out.status != StatusCode::OK || out.headers.contains_key("x-amz-function-error") {
-            return Err(IntegrationFailure {
-                kind: GatewayError::LambdaFailure,
-                message: format!(
-                    "The Lambda function returned an error (status {}): {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.body[..out.body.len().min(256)])
-                )
-                .into(),
-                status: Some(out.status.as_u16()),
-            });
-        }
-        let parsed = match format {
-            PayloadFormat::V2 => lambda::response_v2(&out.body),
-            PayloadFormat::V1 => lambda::response_v1(&out.body),
+        let parse = match format {
+            PayloadFormat::V2 => lambda::response_v2,
+            PayloadFormat::V1 => lambda::response_v1,
         };
-        match parsed {
-            Ok(r) => {
-                let mut headers = HeaderMap::with_capacity(r.headers.len());
-                for (k, v) in r.headers {
-                    headers.append(k, v);
-                }
-                Ok(IntegrationResponse {
-                    status: r.status,
-                    headers,
-                    body: r.body,
-                })
-            }
-            Err(e) => Err(IntegrationFailure {
-                kind: GatewayError::LambdaFailure,
-                message: format!("Malformed Lambda proxy response: {e}").into(),
-                status: Some(200),
-            }),
-        }
+        integration::invoke_lambda(req, timeout, parse).await
     }
 }
 

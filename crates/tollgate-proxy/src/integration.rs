@@ -142,6 +142,47 @@ pub fn with_query(mut uri: String, query: &str) -> String {
     uri
 }
 
+/// Invoke a function through the Lambda Invoke API and read its proxy answer with `parse`: a
+/// function error, an Invoke status other than 200 or an unreadable answer is a 500
+/// `LambdaFailure` (aws-facts §3.5).
+pub async fn invoke_lambda(
+    req: Request<Bytes>,
+    timeout: Duration,
+    parse: fn(&[u8]) -> Result<crate::lambda::LambdaHttpResponse, crate::lambda::MalformedResponse>,
+) -> Result<IntegrationResponse, IntegrationFailure> {
+    let out = send(req, timeout).await?;
+    if out.status != StatusCode::OK || out.headers.contains_key("x-amz-function-error") {
+        return Err(IntegrationFailure {
+            kind: GatewayError::LambdaFailure,
+            message: format!(
+                "The Lambda function returned an error (status {}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.body[..out.body.len().min(256)])
+            )
+            .into(),
+            status: Some(out.status.as_u16()),
+        });
+    }
+    match parse(&out.body) {
+        Ok(r) => {
+            let mut headers = HeaderMap::with_capacity(r.headers.len());
+            for (k, v) in r.headers {
+                headers.append(k, v);
+            }
+            Ok(IntegrationResponse {
+                status: r.status,
+                headers,
+                body: r.body,
+            })
+        }
+        Err(e) => Err(IntegrationFailure {
+            kind: GatewayError::LambdaFailure,
+            message: format!("Malformed Lambda proxy response: {e}").into(),
+            status: Some(200),
+        }),
+    }
+}
+
 /// Build the request to the Lambda Invoke API of `endpoint` for `function`.
 pub fn lambda_request(endpoint: &str, function: &str, event: Vec<u8>) -> Option<Request<Bytes>> {
     let encoded =

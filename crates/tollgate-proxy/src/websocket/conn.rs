@@ -408,17 +408,14 @@ impl ConnTask {
         };
         let units = tollgate_meter::websocket_message_units(bytes);
         self.conn.units.fetch_add(units, Ordering::Relaxed);
-        let u = UnitsUsage {
+        let u = usage(
+            &self.conn,
             dims,
-            at_secs: unix_secs(SystemTime::now()),
-            client: self.conn.source_ip,
-            principal: self.conn.principal.as_deref(),
-            api_key: self.conn.api_key.as_ref(),
             reason,
-            meter: UsageMeter::WebsocketMessages,
+            UsageMeter::WebsocketMessages,
             units,
-            events: 1,
-        };
+            1,
+        );
         meter.record_units(u);
         meter.record_units(UnitsUsage {
             meter: UsageMeter::message_size(bytes),
@@ -430,17 +427,14 @@ impl ConnTask {
     /// A ping or pong: a control frame, billable only if `metering.billable.websocket_control`.
     fn meter_control(&self, bytes: u64) {
         if let Some(meter) = self.gw.meter() {
-            meter.record_units(UnitsUsage {
-                dims: &self.conn.dims,
-                at_secs: unix_secs(SystemTime::now()),
-                client: self.conn.source_ip,
-                principal: self.conn.principal.as_deref(),
-                api_key: self.conn.api_key.as_ref(),
-                reason: Reason::WebsocketControl,
-                meter: UsageMeter::WebsocketMessages,
-                units: tollgate_meter::websocket_message_units(bytes),
-                events: 1,
-            });
+            meter.record_units(usage(
+                &self.conn,
+                &self.conn.dims,
+                Reason::WebsocketControl,
+                UsageMeter::WebsocketMessages,
+                tollgate_meter::websocket_message_units(bytes),
+                1,
+            ));
         }
     }
 
@@ -632,17 +626,14 @@ pub(crate) fn accrue(gw: &Gateway, conn: &Conn, last: bool) {
     let delta = conn.take_unaccrued(now);
     if let Some(meter) = gw.meter() {
         if delta > 0 || last {
-            meter.record_units(UnitsUsage {
-                dims: &conn.dims,
-                at_secs: unix_secs(SystemTime::now()),
-                client: conn.source_ip,
-                principal: conn.principal.as_deref(),
-                api_key: conn.api_key.as_ref(),
-                reason: Reason::Websocket,
-                meter: UsageMeter::WebsocketConnectionMs,
-                units: delta,
-                events: u64::from(last),
-            });
+            meter.record_units(usage(
+                conn,
+                &conn.dims,
+                Reason::Websocket,
+                UsageMeter::WebsocketConnectionMs,
+                delta,
+                u64::from(last),
+            ));
         }
     }
     let since = conn.last_active.load(Ordering::Relaxed);
@@ -657,17 +648,36 @@ fn accrue_idle(gw: &Gateway, conn: &Conn, since: u64, idle_ms: u64) {
     let deltas = conn.take_idle(since, idle_ms);
     for (minutes, delta) in IDLE_THRESHOLDS_MINUTES.iter().zip(deltas) {
         if delta > 0 {
-            meter.record_units(UnitsUsage {
-                dims: &conn.dims,
-                at_secs: unix_secs(SystemTime::now()),
-                client: conn.source_ip,
-                principal: conn.principal.as_deref(),
-                api_key: conn.api_key.as_ref(),
-                reason: Reason::Websocket,
-                meter: UsageMeter::WebsocketIdleMs { minutes: *minutes },
-                units: delta,
-                events: 0,
-            });
+            meter.record_units(usage(
+                conn,
+                &conn.dims,
+                Reason::Websocket,
+                UsageMeter::WebsocketIdleMs { minutes: *minutes },
+                delta,
+                0,
+            ));
         }
+    }
+}
+
+/// Usage of `conn` now, attributed to its `$connect` identity (API key, principal, address).
+fn usage<'a>(
+    conn: &'a Conn,
+    dims: &'a Arc<tollgate_meter::RouteDims>,
+    reason: Reason,
+    meter: UsageMeter,
+    units: u64,
+    events: u64,
+) -> UnitsUsage<'a> {
+    UnitsUsage {
+        dims,
+        at_secs: unix_secs(SystemTime::now()),
+        client: conn.source_ip,
+        principal: conn.principal.as_deref(),
+        api_key: conn.api_key.as_ref(),
+        reason,
+        meter,
+        units,
+        events,
     }
 }

@@ -49,10 +49,10 @@ pub(crate) async fn handle(
         route: manage_slot(api),
     };
     // boto3 percent-encodes the id (`=` → `%3D`).
-    let id = percent_encoding::percent_decode_str(raw_id).decode_utf8_lossy();
-    if id.is_empty() || id.contains('/') {
+    if raw_id.is_empty() || raw_id.contains('/') {
         return fail(ctx, Reason::UnmatchedRoute, GatewayError::NotFound);
     }
+    let id = percent_encoding::percent_decode_str(raw_id).decode_utf8_lossy();
     let op = match parts.method {
         Method::POST => "POST",
         Method::GET => "GET",

@@ -11,7 +11,6 @@ pub mod event;
 pub mod manage;
 pub mod registry;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -520,43 +519,18 @@ pub(crate) async fn call(
                     format!("Invalid Lambda endpoint or function name: {endpoint} {function}"),
                 ));
             };
-            let out = integration::send(req, integ.timeout).await?;
-            if out.status != StatusCode::OK || out.headers.contains_key("x-amz-function-error") {
-                return Err(IntegrationFailure {
-                    kind: GatewayError::LambdaFailure,
-                    message: Cow::Owned(format!(
-                        "The Lambda function returned an error (status {})",
-                        out.status
-                    )),
-                    status: Some(out.status.as_u16()),
-                });
-            }
-            // A function may return `{"statusCode": 200, "body": "…"}`, a string, or nothing.
-            if out.body.is_empty() || out.body.as_ref() == b"null" {
-                return Ok(IntegrationResponse {
-                    status: StatusCode::OK,
-                    headers: HeaderMap::new(),
-                    body: Bytes::new(),
-                });
-            }
-            match crate::lambda::response_v2(&out.body) {
-                Ok(r) => {
-                    let mut headers = HeaderMap::with_capacity(r.headers.len());
-                    for (k, v) in r.headers {
-                        headers.append(k, v);
-                    }
-                    Ok(IntegrationResponse {
-                        status: r.status,
-                        headers,
-                        body: r.body,
-                    })
-                }
-                Err(e) => Err(IntegrationFailure {
-                    kind: GatewayError::LambdaFailure,
-                    message: Cow::Owned(format!("Malformed Lambda proxy response: {e}")),
-                    status: Some(200),
-                }),
-            }
+            integration::invoke_lambda(req, integ.timeout, websocket_reply).await
         }
     }
+}
+
+/// A WebSocket function's answer: `{"statusCode": 200, "body": "…"}`, a string, or nothing
+/// (`null`, an empty answer), which is a 200 without a body.
+fn websocket_reply(
+    out: &[u8],
+) -> Result<crate::lambda::LambdaHttpResponse, crate::lambda::MalformedResponse> {
+    if out.is_empty() || out == b"null" {
+        return crate::lambda::response_v2(b"\"\"");
+    }
+    crate::lambda::response_v2(out)
 }

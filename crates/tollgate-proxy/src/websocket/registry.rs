@@ -12,14 +12,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::URL_SAFE as ID_ALPHABET;
 use base64::Engine as _;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tollgate_meter::RouteDims;
 
 /// Bytes of randomness in a connection id: 11 bytes encode to 16 base64 characters ending in
-/// `=`, the shape of AWS's ids (`TWegAcC4EowCHnA=`, aws-facts §4.2).
+/// `=`, the shape of AWS's ids (`TWegAcC4EowCHnA=`, aws-facts §4.2). The URL-safe alphabet
+/// (`-` and `_` for `+` and `/`) keeps ids whole in `@connections` paths.
 const ID_BYTES: usize = 11;
 const SHARDS: usize = 16;
 
@@ -163,13 +164,13 @@ impl Registry {
         let mut raw = [0u8; ID_BYTES];
         raw[..8].copy_from_slice(&round(0));
         raw[8..].copy_from_slice(&round(1)[..ID_BYTES - 8]);
-        Arc::from(STANDARD.encode(raw).as_str())
+        Arc::from(ID_ALPHABET.encode(raw).as_str())
     }
 
     /// True when `id` has the shape of a connection id (`@connections` answers 400 otherwise).
     pub fn is_valid_id(id: &str) -> bool {
         id.len() == 16
-            && STANDARD
+            && ID_ALPHABET
                 .decode(id.as_bytes())
                 .is_ok_and(|raw| raw.len() == ID_BYTES)
     }
@@ -263,6 +264,11 @@ mod tests {
         assert!(!Registry::is_valid_id("abc"));
         assert!(!Registry::is_valid_id("TWegAcC4EowCHnA")); // 15 characters
         assert!(Registry::is_valid_id("TWegAcC4EowCHnA="));
+        assert!(!Registry::is_valid_id("TWegAcC4/owCHnA="));
+        for _ in 0..1000 {
+            let id = r.new_id();
+            assert!(!id.contains('/') && !id.contains('+'), "{id}");
+        }
     }
 
     #[test]
