@@ -354,10 +354,11 @@ impl Gateway {
         }
 
         if api.websocket.is_some() {
+            // Boxed: the upgrade's future is large and HTTP requests should not carry it.
             let path = path.to_owned();
-            return crate::websocket::handle(
+            return Box::pin(crate::websocket::handle(
                 &self, rt, api_idx, stage_idx, &path, parts, body, peer, ctx,
-            )
+            ))
             .await;
         }
 

@@ -12,10 +12,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use tokio::sync::mpsc::error::TrySendError;
 use tollgate_types::usage::Reason;
 
-use super::registry::{Outbound, Registry};
+use super::registry::{Outbound, PushError, Registry};
 use super::{manage_slot, MAX_MESSAGE_BYTES};
 use crate::context::Context;
 use crate::errors::GatewayError;
@@ -115,14 +114,14 @@ pub(crate) async fn handle(
     // the message a post delivers is metered by the connection as it goes out.
     ctx.reason = Reason::Websocket;
     match op {
-        "POST" => match conn.tx.try_send(Outbound::Data(data)) {
+        "POST" => match conn.push(Outbound::Data(data)) {
             Ok(()) => {
                 let mut resp = Response::new(Full::new(Bytes::new()));
                 *resp.status_mut() = StatusCode::OK;
                 resp
             }
-            Err(TrySendError::Full(_)) => fail(ctx, Reason::Throttled, GatewayError::LimitExceeded),
-            Err(TrySendError::Closed(_)) => fail(ctx, Reason::Integration, GatewayError::Gone),
+            Err(PushError::Full) => fail(ctx, Reason::Throttled, GatewayError::LimitExceeded),
+            Err(PushError::Closed) => fail(ctx, Reason::Integration, GatewayError::Gone),
         },
         "GET" => {
             let last =
@@ -143,19 +142,9 @@ pub(crate) async fn handle(
             resp
         }
         _ => {
-            // DELETE: the close goes ahead of any queued message only if the queue has room;
-            // otherwise wait briefly for it.
-            let sent = match conn.tx.try_send(Outbound::Close) {
-                Ok(()) => true,
-                Err(TrySendError::Closed(_)) => false,
-                Err(TrySendError::Full(o)) => {
-                    tokio::time::timeout(Duration::from_secs(1), conn.tx.send(o))
-                        .await
-                        .is_ok_and(|r| r.is_ok())
-                }
-            };
-            if !sent {
-                return fail(ctx, Reason::Throttled, GatewayError::LimitExceeded);
+            // DELETE: queued behind the messages already accepted, whatever the queue's size.
+            if conn.push(Outbound::Close).is_err() {
+                return fail(ctx, Reason::Integration, GatewayError::Gone);
             }
             let mut resp = Response::new(Full::new(Bytes::new()));
             *resp.status_mut() = StatusCode::NO_CONTENT;

@@ -21,8 +21,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use tokio::sync::mpsc;
-use tollgate_config::model::{Api, IntegrationKind, WebsocketApi};
+use tollgate_config::model::{Api, IntegrationKind, TemplatePart, VarRef, WebsocketApi};
 use tollgate_meter::UnitsUsage;
 use tollgate_types::usage::{Reason, UsageMeter};
 
@@ -248,7 +247,18 @@ async fn upgrade(
             headers: &parts.headers,
             raw_query: parts.uri.query().unwrap_or(""),
         };
-        let result = call(gw, rt, api, stage_idx, route_idx, &base, &kind, b"", ctx).await;
+        let result = call(
+            gw,
+            rt,
+            api,
+            stage_idx,
+            route_idx,
+            &base,
+            &kind,
+            &Bytes::new(),
+            ctx,
+        )
+        .await;
         ctx.integration_latency_ms = Some(started.elapsed().as_millis() as u64);
         meter_event(gw, rt, api_idx, stage_idx, route_idx, ctx, peer, 0);
         match result {
@@ -282,7 +292,6 @@ async fn upgrade(
         })
         .usage,
     );
-    let (tx, rx) = mpsc::channel(ws.send_queue);
     let conn = Arc::new(Conn {
         id: Arc::clone(&id),
         api_id: Arc::clone(&api_id),
@@ -304,7 +313,9 @@ async fn upgrade(
             .map(Box::from),
         dims,
         thread: std::thread::current().id(),
-        tx,
+        outbox: Default::default(),
+        outbox_capacity: ws.send_queue,
+        wake: tokio::sync::Notify::new(),
         messages_in: Default::default(),
         messages_out: Default::default(),
         units: Default::default(),
@@ -329,7 +340,7 @@ async fn upgrade(
         domain,
         authorizer,
     };
-    tokio::spawn(task.run(on_upgrade, rx));
+    tokio::spawn(task.run(on_upgrade));
 
     ctx.reason = Reason::Websocket;
     let mut resp = Response::new(Full::new(Bytes::new()));
@@ -431,6 +442,56 @@ pub(crate) fn unix_secs(t: SystemTime) -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// The answer of route `route_idx`'s integration when it is a mock: computed in place, with
+/// no I/O (so a message to a mock route needs no future of its own). `None` for others.
+pub(crate) fn mock_answer(
+    api: &Api,
+    stage_idx: usize,
+    route_idx: usize,
+    body: &Bytes,
+    ctx: &Context,
+) -> Option<IntegrationResponse> {
+    let route = &api.routes[route_idx];
+    let integ = &api.integrations[route.integration];
+    let IntegrationKind::Mock {
+        status, headers, ..
+    } = &integ.kind
+    else {
+        return None;
+    };
+    let template = api
+        .websocket
+        .as_ref()
+        .and_then(|w| w.mock_bodies.get(route.integration))
+        .and_then(Option::as_ref);
+    let body = match template.map(|t| t.parts.as_slice()) {
+        // The message itself (an echo): no copy.
+        Some([TemplatePart::Var(VarRef::RequestBody)]) => body.clone(),
+        Some(_) => {
+            let t = template?;
+            let empty = HeaderMap::new();
+            let stage = &api.stages[stage_idx];
+            let src = Sources::new(&empty, "", body, "", &[], &stage.variables, ctx);
+            Bytes::from(src.eval(t))
+        }
+        None => Bytes::new(),
+    };
+    let mut h = HeaderMap::new();
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            header::HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            h.append(k, v);
+        }
+    }
+    Some(IntegrationResponse {
+        status: *status,
+        headers: h,
+        body,
+    })
+}
+
 /// Call route `route_idx`'s integration with one event.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn call(
@@ -441,43 +502,22 @@ pub(crate) async fn call(
     route_idx: usize,
     base: &event::EventBase<'_>,
     kind: &event::EventKind<'_>,
-    body: &[u8],
+    body: &Bytes,
     ctx: &Context,
 ) -> Result<IntegrationResponse, IntegrationFailure> {
+    if let Some(answer) = mock_answer(api, stage_idx, route_idx, body, ctx) {
+        return Ok(answer);
+    }
     let route = &api.routes[route_idx];
     let integ = &api.integrations[route.integration];
     let stage = &api.stages[stage_idx];
     let empty = HeaderMap::new();
     let src = Sources::new(&empty, "", body, "", &[], &stage.variables, ctx);
     match &integ.kind {
-        IntegrationKind::Mock {
-            status, headers, ..
-        } => {
-            let template = api
-                .websocket
-                .as_ref()
-                .and_then(|w| w.mock_bodies.get(route.integration))
-                .and_then(Option::as_ref);
-            let body = match template {
-                Some(t) if t.is_static() => Bytes::from(src.eval(t)),
-                Some(t) => Bytes::from(src.eval(t)),
-                None => Bytes::new(),
-            };
-            let mut h = HeaderMap::new();
-            for (k, v) in headers {
-                if let (Ok(k), Ok(v)) = (
-                    header::HeaderName::from_bytes(k.as_bytes()),
-                    HeaderValue::from_str(v),
-                ) {
-                    h.append(k, v);
-                }
-            }
-            Ok(IntegrationResponse {
-                status: *status,
-                headers: h,
-                body,
-            })
-        }
+        IntegrationKind::Mock { .. } => Err(IntegrationFailure::new(
+            GatewayError::IntegrationFailure,
+            "mock integration without an answer",
+        )),
         IntegrationKind::HttpProxy { uri, method } => {
             let target = src.eval(uri);
             let uri = target.parse::<http::Uri>().map_err(|_| {
@@ -502,7 +542,7 @@ pub(crate) async fn call(
                 }
             }
             event::http_headers(base, kind, &mut headers);
-            let mut out = Request::new(Bytes::copy_from_slice(body));
+            let mut out = Request::new(body.clone());
             *out.method_mut() = method.clone().unwrap_or(http::Method::POST);
             *out.uri_mut() = uri;
             *out.headers_mut() = headers;

@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime};
 use base64::engine::general_purpose::URL_SAFE as ID_ALPHABET;
 use base64::Engine as _;
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use std::collections::VecDeque;
 use tollgate_meter::RouteDims;
 
 /// Bytes of randomness in a connection id: 11 bytes encode to 16 base64 characters ending in
@@ -52,7 +52,12 @@ pub struct Conn {
     pub dims: Arc<RouteDims>,
     /// The thread whose meter shard receives this connection's accrued time.
     pub thread: std::thread::ThreadId,
-    pub tx: mpsc::Sender<Outbound>,
+    /// Messages for the client from `@connections`, and close requests. A plain queue and a
+    /// `Notify` rather than a channel: a channel allocates its first block up front, and an
+    /// idle connection should cost as little as possible (bench/RESULTS.md).
+    pub outbox: Mutex<VecDeque<Outbound>>,
+    pub outbox_capacity: usize,
+    pub wake: tokio::sync::Notify,
     pub messages_in: AtomicU64,
     pub messages_out: AtomicU64,
     /// Message units (32 KB increments), both directions.
@@ -75,7 +80,39 @@ pub struct IdleState {
     pub counted: [u64; 3],
 }
 
+/// Why an [`Outbound`] could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushError {
+    /// `outbox_capacity` messages are waiting (`@connections` answers 429).
+    Full,
+    /// The connection has closed (410).
+    Closed,
+}
+
 impl Conn {
+    /// Queue something for the connection's task. A close is always queued.
+    pub fn push(&self, o: Outbound) -> Result<(), PushError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(PushError::Closed);
+        }
+        {
+            let Ok(mut q) = self.outbox.lock() else {
+                return Err(PushError::Closed);
+            };
+            if matches!(o, Outbound::Data(_)) && q.len() >= self.outbox_capacity {
+                return Err(PushError::Full);
+            }
+            q.push_back(o);
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// The next queued item.
+    pub fn pop(&self) -> Option<Outbound> {
+        self.outbox.lock().ok()?.pop_front()
+    }
+
     /// Milliseconds since the connection opened.
     pub fn age_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
