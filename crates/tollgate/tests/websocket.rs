@@ -683,6 +683,11 @@ apis:
         units(&t, Some("$default"), "websocket_messages", true),
         clients * 5
     );
+    // Data transfer out: each echo's payload plus its 4-byte frame header (126 B to 64 KB),
+    // on the echo route; more than the payloads alone.
+    let out_bytes = units(&t, Some("echo"), "data_out_bytes", true);
+    let payload = (r#"{"action":"echo","pad":""}"#.len() + 40 * 1024) as u64;
+    assert_eq!(out_bytes, clients * 10 * (payload + 4));
     // `$connect`/`$disconnect` events: metered, not billable by default.
     assert_eq!(
         units(&t, Some("$connect"), "websocket_messages", false),

@@ -389,6 +389,25 @@ impl ConnTask {
             wsr.metrics[self.stage_idx].message_count.increment(1);
         }
         self.meter_message(dims, len, Reason::Websocket, now.at_secs);
+        // What goes to the client is data transfer out, as for HTTP responses: the payload
+        // and the frame header (2 bytes, 4 from 126 bytes, 10 from 64 KB; servers do not mask).
+        if let Some(meter) = self.gw.meter() {
+            let header = match len {
+                0..=125 => 2,
+                126..=65_535 => 4,
+                _ => 10,
+            };
+            let mut u = usage(
+                &self.conn,
+                dims,
+                Reason::Websocket,
+                UsageMeter::DataOutBytes,
+                len + header,
+                1,
+            );
+            u.at_secs = now.at_secs;
+            meter.record_units(u);
+        }
         Ok(())
     }
 
