@@ -60,6 +60,8 @@ pub struct AdminHandlers {
     pub connections: QueryFn,
     /// `GET /admin/timeseries`: cost per hour or day, by one dimension (the dashboard's chart).
     pub timeseries: QueryFn,
+    /// `GET /admin/movers`: what changed most against the previous period.
+    pub movers: QueryFn,
     /// `GET /admin/dimensions`: the APIs, stages and tag values of a period (the dashboard's
     /// filters).
     pub dimensions: QueryFn,
@@ -207,6 +209,7 @@ async fn route(
         (&Method::GET, "/admin/recommendations") => query(&h.recommendations, &req).await,
         (&Method::GET, "/admin/connections") => query(&h.connections, &req).await,
         (&Method::GET, "/admin/timeseries") => query(&h.timeseries, &req).await,
+        (&Method::GET, "/admin/movers") => query(&h.movers, &req).await,
         (&Method::GET, "/admin/dimensions") => query(&h.dimensions, &req).await,
         (
             _,
@@ -222,6 +225,7 @@ async fn route(
             | "/admin/recommendations"
             | "/admin/connections"
             | "/admin/timeseries"
+            | "/admin/movers"
             | "/admin/dimensions",
         ) => json(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -6,6 +6,7 @@ mod anomalies;
 mod budgets;
 mod cost;
 mod forecast;
+mod movers;
 mod recommend;
 mod report;
 mod serve;
@@ -70,6 +71,8 @@ enum CostCommand {
     Recommend(recommend::RecommendArgs),
     /// Cost per hour or day, split by one dimension (the dashboard's chart).
     Timeseries(timeseries::TimeseriesArgs),
+    /// What changed most against the previous period of the same length.
+    Movers(movers::MoversArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -157,6 +160,15 @@ fn main() -> ExitCode {
         Command::Cost {
             command: CostCommand::Anomalies(args),
         } => match anomalies::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Cost {
+            command: CostCommand::Movers(args),
+        } => match movers::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tollgate: {e:#}");

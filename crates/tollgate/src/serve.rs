@@ -228,6 +228,7 @@ async fn serve(
             anomalies: ledger_query(&gateway, QueryKind::Anomalies),
             recommendations: ledger_query(&gateway, QueryKind::Recommendations),
             timeseries: ledger_query(&gateway, QueryKind::Timeseries),
+            movers: ledger_query(&gateway, QueryKind::Movers),
             dimensions: ledger_query(&gateway, QueryKind::Dimensions),
             connections: {
                 let gateway = Arc::clone(&gateway);
@@ -413,6 +414,7 @@ enum QueryKind {
     Forecast,
     Anomalies,
     Timeseries,
+    Movers,
     Dimensions,
     Recommendations,
 }
@@ -541,6 +543,7 @@ fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
             QueryKind::Forecast
             | QueryKind::Anomalies
             | QueryKind::Timeseries
+            | QueryKind::Movers
             | QueryKind::Dimensions
             | QueryKind::Recommendations => None,
         };
@@ -581,6 +584,9 @@ fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
             )
             .map(|r| r.to_json())
             .map_err(ledger_error),
+            (QueryKind::Movers, _, _) => {
+                crate::movers::json(ledger.as_mut(), &catalog, query).map_err(ledger_error)
+            }
             (QueryKind::Dimensions, _, _) => {
                 crate::timeseries::dimensions_json(ledger.as_mut(), query).map_err(ledger_error)
             }
