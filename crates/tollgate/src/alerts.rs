@@ -16,6 +16,21 @@ use tollgate_proxy::Gateway;
 /// Days before today examined by each pass (the daily pass judges whole days).
 const LOOKBACK_DAYS: i64 = 2;
 
+/// The dashboard opened on the anomaly's days (the `to` day is included) at its anomalies
+/// panel.
+pub fn anomaly_link(base: &str, start: i64, end: i64) -> String {
+    let day = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .map(|d| d.date().to_string())
+            .unwrap_or_default()
+    };
+    format!(
+        "{base}/?period=custom&from={}&to={}#p-anomalies",
+        day(start),
+        day((end - 1).max(start))
+    )
+}
+
 /// The dashboard's base URL: `alerts.dashboard_url`, else the admin listener's.
 pub fn dashboard_base(alerts: Option<&Alerts>, admin: std::net::SocketAddr) -> String {
     alerts
@@ -140,14 +155,12 @@ pub fn spawn(
                 .await;
                 match found {
                     Ok(Ok(found)) => {
-                        let link = format!(
-                            "{}/#anomalies",
-                            dashboard_base(config.alerts.as_ref(), admin)
-                        );
+                        let base = dashboard_base(config.alerts.as_ref(), admin);
                         for a in &found.anomalies {
                             if !tracker.is_new(a) {
                                 continue;
                             }
+                            let link = anomaly_link(&base, a.start, a.end);
                             let text = a.summary();
                             tracing::warn!(
                                 impact_usd = %a.impact().round_dp(2),

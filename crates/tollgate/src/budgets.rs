@@ -144,7 +144,7 @@ pub fn spawn(
                         alert.limit,
                     );
                     let link = format!(
-                        "{}/#budgets",
+                        "{}/#p-kpis",
                         crate::alerts::dashboard_base(Some(alerts), admin)
                     );
                     crate::alerts::notify(&client, Some(alerts), &object, &text, &link);
