@@ -243,10 +243,14 @@ impl ConnTask {
         // Route selection (aws-facts §4.1): the expression over the JSON body; a message
         // that is not JSON, or a key with no route, goes to `$default`.
         let route = {
-            let src = Sources::new(&empty, "", &data, "", &[], &stage.variables, &ctx);
-            let evaluable =
-                settings.route_selection.is_static() || (!binary && src.request_json().is_some());
-            let key: Option<String> = evaluable.then(|| src.eval(&settings.route_selection));
+            let key = match &wsr.selector {
+                super::select::Selector::General => {
+                    let src = Sources::new(&empty, "", &data, "", &[], &stage.variables, &ctx);
+                    (!binary && src.request_json().is_some())
+                        .then(|| src.eval(&settings.route_selection))
+                }
+                fast => fast.select(&data, binary),
+            };
             key.and_then(|k| wsr.custom.get(k.as_str()).copied())
                 .or(settings.default)
         };

@@ -10,6 +10,7 @@ pub mod conn;
 pub mod event;
 pub mod manage;
 pub mod registry;
+pub mod select;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -50,6 +51,8 @@ pub struct WsRuntime {
     pub metrics: Vec<WsMetrics>,
     /// Custom route keys → route index.
     pub custom: HashMap<Box<str>, usize>,
+    /// The route selection expression, ready for messages.
+    pub selector: select::Selector,
 }
 
 impl WsRuntime {
@@ -67,6 +70,7 @@ impl WsRuntime {
                 .iter()
                 .map(|(k, v)| (Box::from(k.as_str()), *v))
                 .collect(),
+            selector: select::Selector::new(&ws.route_selection),
         }
     }
 }
