@@ -3,6 +3,7 @@
 
 mod alerts;
 mod anomalies;
+mod aws;
 mod budgets;
 mod cost;
 mod forecast;
@@ -55,6 +56,11 @@ enum Command {
     },
     /// Write a simulated month of usage, with injectable anomalies, into a ledger.
     Simulate(simulate::SimulateArgs),
+    /// AWS's own data: billing exports (CUR, CUR 2.0, FOCUS).
+    Aws {
+        #[command(subcommand)]
+        command: aws::AwsCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -195,6 +201,14 @@ fn main() -> ExitCode {
         },
         Command::Simulate(args) => match simulate::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Aws { command } => match aws::run(&command) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
             Err(e) => {
                 eprintln!("tollgate: {e:#}");
                 ExitCode::FAILURE
