@@ -125,12 +125,18 @@ impl AccessLog {
             .spawn(move || {
                 // The writer polls instead of blocking on the queue: a parked receiver would be
                 // woken (a futex call) by nearly every request, which costs the request path
-                // more than the write itself. Lines reach the sink within POLL_INTERVAL.
+                // more than the write itself. Lines reach the sink within POLL_INTERVAL while
+                // traffic flows; an idle writer backs off, doubling up to 16 × POLL_INTERVAL
+                // (80 ms), so a gateway without traffic or without an access log sleeps.
                 let mut line = String::with_capacity(512);
+                let mut idle_rounds: u32 = 0;
                 loop {
                     let mut wrote = false;
+                    let mut received = false;
                     let closed = loop {
-                        match rx.try_recv() {
+                        let msg = rx.try_recv();
+                        received |= msg.is_ok();
+                        match msg {
                             Ok(Message::Record(format, ctx)) => {
                                 line.clear();
                                 format.render(&ctx, &mut line);
@@ -163,7 +169,8 @@ impl AccessLog {
                     if closed {
                         break;
                     }
-                    std::thread::sleep(POLL_INTERVAL);
+                    idle_rounds = if received { 0 } else { (idle_rounds + 1).min(4) };
+                    std::thread::sleep(POLL_INTERVAL * (1 << idle_rounds));
                 }
                 let _ = sink.flush();
             })?;

@@ -960,8 +960,16 @@ apis:
                 group_by: vec![Dimension::Key, Dimension::Client, Dimension::Reason],
             })
             .unwrap();
+        // Each worker flushes its own share of the meter: wait for the connection's close
+        // and for the refusals, which another worker may have served.
+        let refused = |reason: &str| {
+            rows.iter()
+                .any(|r| !r.billable && r.group[2] == reason && r.meter.name() == "data_out_bytes")
+        };
         rows.iter()
             .any(|r| r.meter.name() == "websocket_connection_ms" && r.counts.events == 1)
+            && refused("auth_failed")
+            && refused("missing_key")
     }));
     for r in rows.iter().filter(|r| {
         matches!(
