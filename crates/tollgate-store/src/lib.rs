@@ -12,13 +12,22 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Imported AWS bills ([`BillLedger`], issue 7) live in the same file, in their own tables:
+//! [`open_bill`] opens a ledger for importing and reporting them. They are never mixed with
+//! the metered usage [`Ledger`] reads and writes.
+//!
 //! Only the embedded SQLite ledger exists so far; PostgreSQL URLs parse (so configurations can
 //! be validated) but cannot be opened yet.
 
+mod bill;
 mod migrations;
 mod sqlite;
 mod url;
 
+pub use bill::{
+    BillDimension, BillLedger, BillQuery, BillRow, BillSource, ImportError, ImportMeta,
+    ImportOutcome, ImportRecord, NONE, UNTAGGED,
+};
 pub use migrations::schema_version;
 pub use sqlite::{OpenMode, SqliteLedger, SqliteOptions, DEDUP_WINDOW};
 pub use tollgate_meter::{Ledger, LedgerError};
@@ -34,6 +43,27 @@ pub fn open(url: &StoreUrl, mode: OpenMode) -> Result<Box<dyn Ledger>, LedgerErr
             path,
             mode,
             SqliteOptions::default(),
+        )?)),
+        StoreUrl::Postgres { .. } => Err(LedgerError::Unavailable {
+            store: url.redacted(),
+            message: "PostgreSQL ledgers are not supported yet (use sqlite://...)".into(),
+        }),
+    }
+}
+
+/// Open the ledger a URL names for imported AWS bills ([`BillLedger`]).
+///
+/// Same file, schema and migrations as [`open`]; the busy timeout is longer (5 s) because an
+/// import or a bill report is a one-off command that can wait for the gateway's flush, not a
+/// flusher that must not stall.
+pub fn open_bill(url: &StoreUrl, mode: OpenMode) -> Result<Box<dyn BillLedger>, LedgerError> {
+    match url {
+        StoreUrl::Sqlite { path } => Ok(Box::new(SqliteLedger::open(
+            path,
+            mode,
+            SqliteOptions {
+                busy_timeout: std::time::Duration::from_secs(5),
+            },
         )?)),
         StoreUrl::Postgres { .. } => Err(LedgerError::Unavailable {
             store: url.redacted(),

@@ -62,6 +62,60 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX applied_batches_applied_at ON applied_batches (applied_at);
     ",
+    // 2: imported AWS bills (issue 7): one `imports` row per file, one `bill_lines` row per
+    // API Gateway line. Kept apart from the metered `usage_*` tables on purpose: these are
+    // AWS's own charges, never mixed with what the gateway meters without saying so.
+    //
+    // Money and quantities are exact decimal text (as read from the file), never REAL: sums
+    // are taken in Rust with `rust_decimal`. `content_sha256` makes re-importing the same
+    // file a no-op. `rows`, `skipped_by_service` (JSON object) and `malformed` record what
+    // the read saw, so a repeated import can report it without reading the file again.
+    "
+    CREATE TABLE imports (
+        id                 INTEGER PRIMARY KEY,
+        file_name          TEXT    NOT NULL,
+        content_sha256     TEXT    NOT NULL UNIQUE,
+        format             TEXT    NOT NULL,
+        container          TEXT    NOT NULL,
+        rows               INTEGER NOT NULL CHECK (rows >= 0),
+        lines              INTEGER NOT NULL CHECK (lines >= 0),
+        skipped_by_service TEXT    NOT NULL,
+        malformed          INTEGER NOT NULL CHECK (malformed >= 0),
+        imported_at        INTEGER NOT NULL
+    );
+
+    CREATE TABLE bill_lines (
+        import_id      INTEGER NOT NULL REFERENCES imports (id),
+        line_no        INTEGER NOT NULL,
+        line_item_id   TEXT,
+        format         TEXT    NOT NULL,
+        account        TEXT    NOT NULL,
+        payer_account  TEXT,
+        region         TEXT,
+        usage_type     TEXT    NOT NULL,
+        operation      TEXT,
+        meter          TEXT,
+        cache_size_gb  TEXT,
+        resource_id    TEXT,
+        api_id         TEXT,
+        stage          TEXT,
+        line_item_type TEXT    NOT NULL,
+        usage_start    INTEGER NOT NULL,
+        usage_end      INTEGER NOT NULL,
+        usage_amount   TEXT    NOT NULL,
+        unblended_cost TEXT    NOT NULL,
+        currency       TEXT    NOT NULL,
+        tags           TEXT    NOT NULL,
+        PRIMARY KEY (import_id, line_no)
+    );
+    -- Period queries (reports, forecasts, anomalies) read a range of start times.
+    CREATE INDEX bill_lines_usage_start ON bill_lines (usage_start);
+    -- Per-account month totals (repricing tiers, allocation by account).
+    CREATE INDEX bill_lines_account_start ON bill_lines (account, usage_start);
+    -- Line ids: overlapping re-deliveries of a month, reconciliation.
+    CREATE INDEX bill_lines_line_item_id ON bill_lines (line_item_id)
+        WHERE line_item_id IS NOT NULL;
+    ",
 ];
 
 /// The schema version this build writes and understands (the number of migrations).

@@ -59,10 +59,10 @@ impl Default for SqliteOptions {
 
 /// A usage ledger in one SQLite file (WAL mode, so reports read while the gateway writes).
 pub struct SqliteLedger {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: PathBuf,
     /// `sqlite://<path>`, for messages.
-    store: String,
+    pub(crate) store: String,
     /// Appends left before the next prune of old batch ids (0: prune on the next append).
     appends_until_prune: u64,
 }
@@ -481,7 +481,7 @@ fn canonical_tags(tags: &Tags) -> Result<String, serde_json::Error> {
 
 /// A JSON path selecting one key of the tags object, quoted so names containing `.`, `[`,
 /// `"` or `\` address the key itself rather than a nested path.
-fn tag_json_path(name: &str) -> String {
+pub(crate) fn tag_json_path(name: &str) -> String {
     let mut path = String::with_capacity(name.len() + 4);
     path.push_str("$.\"");
     for c in name.chars() {
@@ -535,7 +535,7 @@ fn prune_batches(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
     Ok(pruned)
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         // A clock before 1970 is broken; treat it as the epoch rather than fail a flush.
@@ -571,7 +571,10 @@ fn count(value: ValueRef<'_>, what: &str) -> Result<u64, String> {
 /// files and values that do not read back are `Corrupt`. Anything else is also reported as
 /// `Unavailable`: retrying is harmless, and the meter then keeps the records rather than
 /// dropping them.
-fn sql_err<'a>(store: &'a str, context: &'a str) -> impl Fn(rusqlite::Error) -> LedgerError + 'a {
+pub(crate) fn sql_err<'a>(
+    store: &'a str,
+    context: &'a str,
+) -> impl Fn(rusqlite::Error) -> LedgerError + 'a {
     move |e| {
         let message = format!("{context}: {e}");
         let corrupt = match &e {

@@ -1,22 +1,25 @@
 //! `tollgate aws import`: read AWS billing exports (legacy CUR, CUR 2.0, FOCUS; CSV, CSV.gz,
-//! Parquet). With `--dry-run`, print what the files hold — lines, usage and unblended cost per
-//! format, account, region and meter; other services skipped; malformed rows — without writing
-//! anything. Loading into the ledger comes with the next part of issue 7.
+//! Parquet) and load their API Gateway lines into the ledger, one transaction per file, apart
+//! from gateway-metered usage (`tollgate cost bill` reports them). A file whose content was
+//! imported before is not imported again. With `--dry-run`, print what the files hold — lines,
+//! usage and unblended cost per format, account, region and meter; other services skipped;
+//! malformed rows — without writing anything.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tollgate_aws::{meter_key, AwsError, BillReader, Malformed, ReadOptions, ReadReport, Sum};
+use tollgate_store::{BillLedger, ImportMeta, ImportOutcome, ImportRecord};
 
 #[derive(Subcommand, Debug)]
 pub enum AwsCommand {
-    /// Read CUR, CUR 2.0 and FOCUS exports (CSV, CSV.gz, Parquet).
+    /// Load CUR, CUR 2.0 and FOCUS exports (CSV, CSV.gz, Parquet) into the ledger, or only
+    /// read and summarise them (--dry-run).
     Import(ImportArgs),
 }
 
@@ -31,11 +34,14 @@ pub struct ImportArgs {
     /// The export files; their kind is detected from their content.
     #[arg(required = true, value_name = "FILES")]
     pub files: Vec<PathBuf>,
-    /// Read and summarise the files without writing anything (required for now: loading into
-    /// the ledger is not there yet).
+    /// The ledger to load into (created if missing). Imported lines are kept apart from
+    /// metered usage: `tollgate cost bill` reports them.
+    #[arg(long, value_name = "URL", default_value = crate::serve::DEFAULT_STORE)]
+    pub store: String,
+    /// Read and summarise the files without writing anything.
     #[arg(long)]
     pub dry_run: bool,
-    /// A malformed row fails its whole file (nothing from that file is counted).
+    /// A malformed row fails its whole file (nothing from that file is counted or written).
     #[arg(long)]
     pub strict: bool,
     /// Output format.
@@ -58,12 +64,15 @@ struct FileOutcome {
 
 pub fn run(command: &AwsCommand) -> anyhow::Result<bool> {
     let AwsCommand::Import(args) = command;
-    if !args.dry_run {
-        bail!(
-            "loading AWS exports into the ledger is not available yet; use --dry-run to read and \
-             summarise the files"
-        );
+    if args.dry_run {
+        run_dry(args)
+    } else {
+        run_import(args)
     }
+}
+
+/// `--dry-run`: read and summarise, write nothing.
+fn run_dry(args: &ImportArgs) -> anyhow::Result<bool> {
     let opts = ReadOptions {
         strict: args.strict,
         max_reported: args.max_malformed,
@@ -116,25 +125,7 @@ fn read_one(
     opts: &ReadOptions,
     show_progress: bool,
 ) -> Result<(BTreeMap<Key, Sum>, ReadReport), AwsError> {
-    let mut reader = BillReader::open(path, opts)?;
-    let bar = show_progress.then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_message(path.display().to_string());
-        bar
-    });
-    if let Some(bar) = bar.clone() {
-        reader.on_progress(move |p| {
-            bar.set_length(p.total_bytes);
-            bar.set_position(p.bytes);
-        });
-    }
+    let (mut reader, bar) = open_reader(path, opts, show_progress)?;
     let mut groups: BTreeMap<Key, Sum> = BTreeMap::new();
     let result = (|| {
         for line in &mut reader {
@@ -158,6 +149,34 @@ fn read_one(
     }
     result?;
     Ok((groups, reader.finish()))
+}
+
+/// Opens a file's reader, with a progress bar on a terminal.
+fn open_reader(
+    path: &std::path::Path,
+    opts: &ReadOptions,
+    show_progress: bool,
+) -> Result<(BillReader, Option<indicatif::ProgressBar>), AwsError> {
+    let mut reader = BillReader::open(path, opts)?;
+    let bar = show_progress.then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(path.display().to_string());
+        bar
+    });
+    if let Some(bar) = bar.clone() {
+        reader.on_progress(move |p| {
+            bar.set_length(p.total_bytes);
+            bar.set_position(p.bytes);
+        });
+    }
+    Ok((reader, bar))
 }
 
 fn exact(d: Decimal) -> String {
@@ -318,5 +337,292 @@ fn to_table(groups: &BTreeMap<Key, Sum>, outcomes: &[FileOutcome]) -> String {
             let _ = writeln!(out, "  {m}");
         }
     }
+    out
+}
+
+// === Loading into the ledger ===
+
+/// What happened to one file of a (non-dry-run) import.
+enum Loaded {
+    /// Its lines were written.
+    Imported {
+        record: ImportRecord,
+        overlapping_line_ids: u64,
+        malformed: Vec<Malformed>,
+    },
+    /// The same content was imported before; nothing read or written.
+    Already(ImportRecord),
+    /// Nothing written.
+    Failed(String),
+}
+
+/// Loads each file into the ledger, one transaction per file.
+fn run_import(args: &ImportArgs) -> anyhow::Result<bool> {
+    let url = tollgate_store::parse_store_url(&args.store)?;
+    let mut ledger = tollgate_store::open_bill(&url, tollgate_store::OpenMode::CreateIfMissing)?;
+    let opts = ReadOptions {
+        strict: args.strict,
+        max_reported: args.max_malformed,
+    };
+    let show_progress = std::io::stderr().is_terminal();
+    let mut loaded = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        let file = path.display().to_string();
+        let outcome = load_one(ledger.as_mut(), path, &file, &opts, show_progress);
+        loaded.push((file, outcome));
+    }
+    let ok = loaded.iter().all(|(_, l)| !matches!(l, Loaded::Failed(_)));
+    let store = ledger.describe_bill();
+    match args.format {
+        ImportFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&loaded_json(&store, &loaded))?
+        ),
+        ImportFormat::Table => print!("{}", loaded_table(&store, &loaded)),
+    }
+    for (_, l) in &loaded {
+        if let Loaded::Failed(e) = l {
+            eprintln!("tollgate: {e} (nothing from this file was written)");
+        }
+    }
+    Ok(ok)
+}
+
+fn load_one(
+    ledger: &mut dyn BillLedger,
+    path: &std::path::Path,
+    file: &str,
+    opts: &ReadOptions,
+    show_progress: bool,
+) -> Loaded {
+    let sha = match sha256_file(path) {
+        Ok(s) => s,
+        Err(e) => return Loaded::Failed(format!("{file}: {e}")),
+    };
+    // Known content: not even read again.
+    match ledger.find_import(&sha) {
+        Ok(Some(record)) => return Loaded::Already(record),
+        Ok(None) => {}
+        Err(e) => return Loaded::Failed(format!("{file}: {e}")),
+    }
+    let (mut reader, bar) = match open_reader(path, opts, show_progress) {
+        Ok(r) => r,
+        Err(e) => return Loaded::Failed(e.to_string()),
+    };
+    let meta = ImportMeta {
+        file_name: file.to_string(),
+        content_sha256: sha,
+        format: reader.format(),
+        container: reader.container(),
+    };
+    let result = ledger.import_file(&meta, &mut reader);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(ImportOutcome::Imported {
+            import,
+            overlapping_line_ids,
+        }) => Loaded::Imported {
+            record: import,
+            overlapping_line_ids,
+            malformed: reader.finish().malformed,
+        },
+        Ok(ImportOutcome::AlreadyImported(record)) => Loaded::Already(record),
+        Err(tollgate_store::ImportError::Read(e)) => Loaded::Failed(e.to_string()),
+        Err(e) => Loaded::Failed(format!("{file}: {e}")),
+    }
+}
+
+/// SHA-256 of a file's bytes, lowercase hex, read in 1 MiB pieces.
+fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut f = std::fs::File::open(path)?;
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        ctx.update(&buf[..n]);
+    }
+    let digest = ctx.finish();
+    let mut hex = String::with_capacity(64);
+    for b in digest.as_ref() {
+        let _ = write!(hex, "{b:02x}");
+    }
+    Ok(hex)
+}
+
+/// `legacy CUR`, `CUR 2.0`, `FOCUS` from the stored names.
+fn format_label(format: &str) -> &str {
+    match format {
+        "legacy_cur" => "legacy CUR",
+        "cur2" => "CUR 2.0",
+        "focus" => "FOCUS",
+        other => other,
+    }
+}
+
+fn container_label(container: &str) -> &str {
+    match container {
+        "csv" => "CSV",
+        "csv_gz" => "CSV.gz",
+        "parquet" => "Parquet",
+        other => other,
+    }
+}
+
+fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+fn record_json(status: &str, r: &ImportRecord) -> serde_json::Map<String, Value> {
+    let v = json!({
+        "status": status,
+        "import_id": r.id,
+        "format": r.format,
+        "container": r.container,
+        "rows": r.rows,
+        "lines": r.lines,
+        "skipped_by_service": r.skipped_by_service,
+        "malformed_count": r.malformed,
+        "imported_at": rfc3339(r.imported_at),
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn loaded_json(store: &str, loaded: &[(String, Loaded)]) -> Value {
+    let mut imported_lines = 0u64;
+    let files: Vec<Value> = loaded
+        .iter()
+        .map(|(file, l)| {
+            let mut m = match l {
+                Loaded::Imported {
+                    record,
+                    overlapping_line_ids,
+                    malformed,
+                } => {
+                    imported_lines += record.lines;
+                    let mut m = record_json("imported", record);
+                    m.insert(
+                        "overlapping_line_ids".into(),
+                        (*overlapping_line_ids).into(),
+                    );
+                    m.insert(
+                        "malformed".into(),
+                        malformed.iter().map(malformed_json).collect(),
+                    );
+                    m
+                }
+                Loaded::Already(record) => {
+                    let mut m = record_json("already_imported", record);
+                    m.insert("imported_as".into(), record.file_name.clone().into());
+                    m
+                }
+                Loaded::Failed(e) => {
+                    let mut m = serde_json::Map::new();
+                    m.insert("status".into(), "failed".into());
+                    m.insert("error".into(), e.clone().into());
+                    m
+                }
+            };
+            m.insert("file".into(), file.clone().into());
+            Value::Object(m)
+        })
+        .collect();
+    json!({
+        "store": store,
+        "files": files,
+        "imported_lines": imported_lines,
+    })
+}
+
+fn record_summary(r: &ImportRecord) -> String {
+    let mut s = format!(
+        "{} {}, {} rows, {} API Gateway lines, {} other-service rows skipped",
+        format_label(&r.format),
+        container_label(&r.container),
+        r.rows,
+        r.lines,
+        r.skipped_by_service.values().sum::<u64>()
+    );
+    if !r.skipped_by_service.is_empty() {
+        let list: Vec<String> = r
+            .skipped_by_service
+            .iter()
+            .map(|(svc, n)| format!("{svc} {n}"))
+            .collect();
+        let _ = write!(s, " ({})", list.join(", "));
+    }
+    let _ = write!(s, ", {} malformed", r.malformed);
+    s
+}
+
+fn loaded_table(store: &str, loaded: &[(String, Loaded)]) -> String {
+    let mut out = String::new();
+    let (mut new, mut already, mut failed, mut lines) = (0, 0, 0, 0u64);
+    let mut malformed_rows: Vec<&Malformed> = Vec::new();
+    for (file, l) in loaded {
+        match l {
+            Loaded::Imported {
+                record,
+                overlapping_line_ids,
+                malformed,
+            } => {
+                new += 1;
+                lines += record.lines;
+                let _ = writeln!(
+                    out,
+                    "{file}: imported as #{}: {}",
+                    record.id,
+                    record_summary(record)
+                );
+                if *overlapping_line_ids > 0 {
+                    let _ = writeln!(
+                        out,
+                        "  warning: {overlapping_line_ids} line item id(s) were already imported \
+                         from another file (the same month imported twice?); reports count both"
+                    );
+                }
+                malformed_rows.extend(malformed);
+            }
+            Loaded::Already(record) => {
+                already += 1;
+                let _ = writeln!(
+                    out,
+                    "{file}: already imported as #{} ({}, {}), nothing written: {}",
+                    record.id,
+                    record.file_name,
+                    rfc3339(record.imported_at),
+                    record_summary(record)
+                );
+            }
+            Loaded::Failed(_) => {
+                failed += 1;
+                let _ = writeln!(out, "{file}: failed, nothing written (see below)");
+            }
+        }
+    }
+    if !malformed_rows.is_empty() {
+        let _ = writeln!(out, "malformed rows (skipped):");
+        for m in malformed_rows {
+            let _ = writeln!(out, "  {m}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{store}: {new} file(s) imported ({lines} lines), {already} already imported, {failed} failed"
+    );
     out
 }

@@ -4,6 +4,7 @@
 mod alerts;
 mod anomalies;
 mod aws;
+mod bill;
 mod budgets;
 mod cost;
 mod forecast;
@@ -73,6 +74,8 @@ enum CostCommand {
     Forecast(forecast::ForecastArgs),
     /// Cost anomalies against a seasonal baseline, each with its cause.
     Anomalies(anomalies::AnomaliesArgs),
+    /// The imported AWS bill (`aws import`): the bill's own cost, apart from metered usage.
+    Bill(bill::BillArgs),
     /// Savings advice from the ledger, each with its monthly saving and evidence.
     Recommend(recommend::RecommendArgs),
     /// Cost per hour or day, split by one dimension (the dashboard's chart).
@@ -184,6 +187,15 @@ fn main() -> ExitCode {
         Command::Cost {
             command: CostCommand::Timeseries(args),
         } => match timeseries::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Cost {
+            command: CostCommand::Bill(args),
+        } => match bill::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tollgate: {e:#}");

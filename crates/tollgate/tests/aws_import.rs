@@ -187,9 +187,21 @@ fn strict_mode_and_wrong_files_fail_with_a_message() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("missing required column(s): line_item_usage_amount, line_item_unblended_cost"));
+}
 
-    // Without --dry-run: not yet.
-    let out = tollgate(&["aws", "import", &fixture("legacy-cur-2026-08.csv")]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--dry-run"));
+/// `--dry-run` writes nothing, even with `--store` given (loading is tested in aws_bill.rs).
+#[test]
+fn dry_run_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let out = tollgate(&[
+        "aws",
+        "import",
+        "--dry-run",
+        "--store",
+        &format!("sqlite://{}", db.display()),
+        &fixture("legacy-cur-2026-08.csv"),
+    ]);
+    assert!(out.status.success());
+    assert!(!db.exists());
 }
