@@ -2,7 +2,7 @@
 //! (docs/anomalies.md).
 
 use crate::cost::PriceArgs;
-use crate::report::{instant, unix_now};
+use crate::report::unix_now;
 use clap::{Args, ValueEnum};
 use rust_decimal::Decimal;
 use tollgate_analytics::anomaly::{
@@ -52,18 +52,9 @@ pub fn window(
     now: i64,
     prefix: &str,
 ) -> Result<(i64, i64), String> {
-    let to = match to {
-        Some(s) => instant(&format!("{prefix}to"), s)?,
-        None => now,
-    };
-    let from = match from {
-        Some(s) => instant(&format!("{prefix}from"), s)?,
-        None => now - now.rem_euclid(86_400) - 14 * 86_400,
-    };
-    if to <= from {
-        return Err(format!("{prefix}from must be before {prefix}to"));
-    }
-    Ok((from, to))
+    crate::report::window_with(from, to, prefix, now, |_| {
+        now - now.rem_euclid(86_400) - 14 * 86_400
+    })
 }
 
 pub fn run(args: &AnomaliesArgs) -> anyhow::Result<()> {

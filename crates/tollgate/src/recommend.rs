@@ -9,7 +9,7 @@ use tollgate_analytics::recommend::{
 };
 
 use crate::cost::PriceArgs;
-use crate::report::{instant, unix_now};
+use crate::report::unix_now;
 
 /// Output format of `cost recommend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,18 +59,9 @@ pub fn window(
     prefix: &str,
 ) -> Result<(i64, i64), String> {
     const DAY: i64 = 86_400;
-    let to = match to {
-        Some(s) => instant(&format!("{prefix}to"), s)?,
-        None => now - now.rem_euclid(DAY),
-    };
-    let from = match from {
-        Some(s) => instant(&format!("{prefix}from"), s)?,
-        None => to - DEFAULT_PERIOD_DAYS * DAY,
-    };
-    if to <= from {
-        return Err(format!("{prefix}from must be before {prefix}to"));
-    }
-    Ok((from, to))
+    crate::report::window_with(from, to, prefix, now - now.rem_euclid(DAY), |to| {
+        to - DEFAULT_PERIOD_DAYS * DAY
+    })
 }
 
 pub fn run(args: &RecommendArgs) -> anyhow::Result<()> {

@@ -105,6 +105,30 @@ pub fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// A period `[from, to)` in Unix seconds from optional `from`/`to` texts (see [`instant`]):
+/// `to` defaults to `default_to`, `from` to `default_from(to)`. `prefix` is how the
+/// parameters are spelled in errors (`--` for flags, nothing for query parameters).
+pub fn window_with(
+    from: Option<&str>,
+    to: Option<&str>,
+    prefix: &str,
+    default_to: i64,
+    default_from: impl FnOnce(i64) -> i64,
+) -> Result<(i64, i64), String> {
+    let to = match to {
+        Some(s) => instant(&format!("{prefix}to"), s)?,
+        None => default_to,
+    };
+    let from = match from {
+        Some(s) => instant(&format!("{prefix}from"), s)?,
+        None => default_from(to),
+    };
+    if to <= from {
+        return Err(format!("{prefix}from must be before {prefix}to"));
+    }
+    Ok((from, to))
+}
+
 /// A UTC instant given as `YYYY-MM`, `YYYY-MM-DD` or RFC 3339, in Unix seconds; `name` (a
 /// flag or a query parameter) names it in the error.
 pub fn instant(name: &str, s: &str) -> Result<i64, String> {
