@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access_log;
 mod csv_source;
 mod error;
 mod line;
@@ -26,6 +27,10 @@ mod schema;
 pub mod usage_type;
 pub mod value;
 
+pub use access_log::{
+    read_access_log, AccessLogError, AccessLogMeter, AccessLogReport, ApiType, FieldMap,
+    MeterOptions, ReadSettings,
+};
 pub use error::{AwsError, Location, Malformed};
 pub use line::{BillLine, Container, Format, LineItemType};
 pub use reader::{read_file, BillReader, Progress, ReadOptions};

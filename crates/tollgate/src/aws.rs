@@ -435,7 +435,7 @@ fn load_one(
 }
 
 /// SHA-256 of a file's bytes, lowercase hex, read in 1 MiB pieces.
-fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+pub(crate) fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
     use std::io::Read as _;
     let mut f = std::fs::File::open(path)?;
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);

@@ -1,6 +1,7 @@
 //! The `tollgate` binary: parse the command line, wire the crates together, map errors to an
 //! exit code. All behaviour lives in the library crates.
 
+mod access_logs;
 mod alerts;
 mod anomalies;
 mod aws;
@@ -57,10 +58,10 @@ enum Command {
     },
     /// Write a simulated month of usage, with injectable anomalies, into a ledger.
     Simulate(simulate::SimulateArgs),
-    /// AWS's own data: billing exports (CUR, CUR 2.0, FOCUS).
+    /// AWS's own data: billing exports (CUR, CUR 2.0, FOCUS) and API Gateway access logs.
     Aws {
         #[command(subcommand)]
-        command: aws::AwsCommand,
+        command: AwsSubcommand,
     },
 }
 
@@ -82,6 +83,14 @@ enum CostCommand {
     Timeseries(timeseries::TimeseriesArgs),
     /// What changed most against the previous period of the same length.
     Movers(movers::MoversArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum AwsSubcommand {
+    #[command(flatten)]
+    Bill(aws::AwsCommand),
+    /// Meter API Gateway access logs (JSON lines) as the gateway would, into the ledger.
+    AccessLogs(access_logs::AccessLogsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -218,7 +227,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Aws { command } => match aws::run(&command) {
+        Command::Aws { command } => match match &command {
+            AwsSubcommand::Bill(c) => aws::run(c),
+            AwsSubcommand::AccessLogs(args) => access_logs::run(args),
+        } {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
             Err(e) => {
