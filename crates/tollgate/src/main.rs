@@ -11,6 +11,7 @@ mod cost;
 mod forecast;
 mod movers;
 mod recommend;
+mod reconcile;
 mod report;
 mod serve;
 mod simulate;
@@ -91,6 +92,8 @@ enum AwsSubcommand {
     Bill(aws::AwsCommand),
     /// Meter API Gateway access logs (JSON lines) as the gateway would, into the ledger.
     AccessLogs(access_logs::AccessLogsArgs),
+    /// Compare the imported bill's usage with the metered usage, per API and meter.
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -230,6 +233,7 @@ fn main() -> ExitCode {
         Command::Aws { command } => match match &command {
             AwsSubcommand::Bill(c) => aws::run(c),
             AwsSubcommand::AccessLogs(args) => access_logs::run(args),
+            AwsSubcommand::Reconcile(args) => reconcile::run(args),
         } {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
