@@ -457,10 +457,12 @@ impl BillLedger for SqliteLedger {
         .map_err(&on_err)?;
         let overlapping: i64 = tx
             .prepare_cached(
+                // Imports are numbered in order, so the others are the earlier ones: a seek on
+                // (line_item_id, import_id) rather than a scan of every copy of the id.
                 "SELECT COUNT(*) FROM bill_lines AS b WHERE b.import_id = ?1 \
                    AND b.line_item_id IS NOT NULL AND EXISTS ( \
                      SELECT 1 FROM bill_lines AS o \
-                     WHERE o.line_item_id = b.line_item_id AND o.import_id <> ?1)",
+                     WHERE o.line_item_id = b.line_item_id AND o.import_id < ?1)",
             )
             .map_err(&on_err)?
             .query_row([import_id], |r| r.get(0))
@@ -993,7 +995,6 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, schema_version());
-        assert_eq!(version, 2);
         // The new tables work, and metered queries do not see imported lines.
         load(&mut l, "aa", sample());
         assert_eq!(count(&path, "bill_lines"), 5);
