@@ -120,7 +120,17 @@ pub struct RequestUsage<'a> {
     pub request_bytes: u64,
     /// Bytes sent to the client: status line, headers and body.
     pub bytes_out: u64,
+    /// Body bytes of a response of at least 1 KB sent without `Content-Encoding` (0
+    /// otherwise): the informational `uncompressed_bytes` meter.
+    pub uncompressed_body: u64,
 }
+
+/// A request that repeats, within this many seconds, one from the same client to the same
+/// route that was answered 5xx or 429 is counted as a retry (`retries`, informational).
+pub const RETRY_WINDOW_SECS: i64 = 60;
+/// Recent failures remembered per worker thread for retry detection; past it the memory is
+/// cleared (a few retries may then go uncounted, never a request).
+const MAX_RECENT_FAILURES: usize = 4096;
 
 /// HTTP API request units: one per started 512 KB of payload, and an empty body is one
 /// (aws-facts.md §1.2: "a request with 513 KB of data is metered as two requests").
@@ -194,7 +204,14 @@ pub struct Cell {
 
 type Shard = HashMap<CellKey, Cell, foldhash::fast::RandomState>;
 
+/// (route dimensions, client, principal hash) of a recent 5xx/429 → when.
+type RecentFailures = HashMap<(usize, IpAddr, u64), i64, foldhash::fast::RandomState>;
+
 thread_local! {
+    /// This thread's recent failures, for retry detection. Empty in the common case, where the
+    /// check costs one branch.
+    static RECENT_FAILURES: RefCell<RecentFailures> = RefCell::new(HashMap::default());
+
     /// This thread's shards, one per live meter (tests run several gateways in one process).
     static SHARDS: RefCell<Vec<(u64, Shard)>> = const { RefCell::new(Vec::new()) };
 }
@@ -305,6 +322,50 @@ impl Meter {
                 *d = d.saturating_add(u.bytes_out);
             }
         });
+        // Informational meters for cost advice (docs/metering.md).
+        let failed = u.status >= 500 || u.status == 429;
+        let retry = RECENT_FAILURES
+            .try_with(|f| {
+                let mut f = f.borrow_mut();
+                if f.is_empty() && !failed {
+                    return false;
+                }
+                let k = (Arc::as_ptr(u.dims) as usize, u.client, principal);
+                let was = f
+                    .get(&k)
+                    .is_some_and(|t| u.at_secs - t <= RETRY_WINDOW_SECS);
+                if failed {
+                    if f.len() >= MAX_RECENT_FAILURES {
+                        f.clear();
+                    }
+                    f.insert(k, u.at_secs);
+                } else if was {
+                    f.remove(&k);
+                }
+                was
+            })
+            .unwrap_or(false);
+        let extra = UnitsUsage {
+            dims: u.dims,
+            at_secs: u.at_secs,
+            client: u.client,
+            principal: u.principal,
+            api_key: u.api_key,
+            reason: u.reason,
+            meter: UsageMeter::Retries,
+            units: 1,
+            events: 1,
+        };
+        if retry {
+            self.record_units(extra);
+        }
+        if u.uncompressed_body > 0 {
+            self.record_units(UnitsUsage {
+                meter: UsageMeter::UncompressedBytes,
+                units: u.uncompressed_body,
+                ..extra
+            });
+        }
     }
 
     /// Record units on a meter other than requests: WebSocket messages (32 KB units) and

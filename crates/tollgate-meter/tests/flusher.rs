@@ -122,6 +122,7 @@ fn request(d: &Arc<RouteDims>, i: u64, reason: Reason) -> RequestUsage<'_> {
         reason,
         request_bytes: if i % 10 == 0 { 600 * 1024 } else { 100 },
         bytes_out: 10,
+        uncompressed_body: 0,
     }
 }
 

@@ -939,10 +939,20 @@ impl Finish<'_> {
             Some(_) => head_bytes(resp) + body,
             None => 0,
         };
-        self.record(ctx, bytes_out);
+        // A body of 1 KB or more sent as is: what compression could have saved (informational).
+        let uncompressed = if self.gateway.meter.is_some()
+            && body >= 1024
+            && ctx.method != http::Method::HEAD
+            && !resp.headers().contains_key(header::CONTENT_ENCODING)
+        {
+            body
+        } else {
+            0
+        };
+        self.record(ctx, bytes_out, uncompressed);
     }
 
-    fn record(&self, mut ctx: Box<Context>, bytes_out: u64) {
+    fn record(&self, mut ctx: Box<Context>, bytes_out: u64, uncompressed_body: u64) {
         let elapsed = self.start.elapsed();
         ctx.response_latency_ms = elapsed.as_millis() as u64;
         ctx.integration_latency_ms = self.integration_latency.map(|d| d.as_millis() as u64);
@@ -970,6 +980,7 @@ impl Finish<'_> {
                 reason: ctx.reason,
                 request_bytes: ctx.request_bytes,
                 bytes_out,
+                uncompressed_body,
             });
         }
         if let (Some(log), Some(format)) = (&self.gateway.access_log, &self.rt.access_log_format) {
@@ -982,7 +993,7 @@ impl Drop for Finish<'_> {
     fn drop(&mut self) {
         if let Some(mut ctx) = self.ctx.take() {
             ctx.status = CLIENT_CLOSED;
-            self.record(ctx, 0);
+            self.record(ctx, 0, 0);
         }
     }
 }

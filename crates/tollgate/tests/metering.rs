@@ -574,3 +574,81 @@ async fn a_malformed_offer_file_is_refused_naming_the_problem() {
         "a report never writes the ledger"
     );
 }
+
+/// The informational meters cost advice needs: a request repeating one that failed (5xx) from
+/// the same client to the same route is a retry; bodies of 1 KB or more sent without
+/// `Content-Encoding` count as uncompressed bytes. Neither is priced.
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_and_uncompressed_bytes_are_metered() {
+    let upstream = spawn_echo_upstream().await;
+    let mut gw = Gateway::start_with(
+        &config(&upstream.url(), "  flush_interval_ms: 200"),
+        &["--workers", "1"],
+    );
+    let c = client();
+    let base = gw.url("main");
+    // Three failures in a row: the second and third are retries of the first.
+    for _ in 0..3 {
+        let r = c.get(format!("{base}/fail")).send().await.unwrap();
+        assert_eq!(r.status(), 500);
+    }
+    // Requests to another route are not retries of those.
+    for _ in 0..2 {
+        let r = c.get(format!("{base}/ok")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // `/ok` and `/fail` answer JSON bodies under 1 KB: no uncompressed bytes.
+    gw.signal("TERM");
+    assert!(gw
+        .wait(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
+    let t = ledger_totals(&gw);
+    assert_eq!(events(&t, "GET /fail", UsageMeter::Retries), 2, "{t:?}");
+    assert_eq!(events(&t, "GET /ok", UsageMeter::Retries), 0, "{t:?}");
+    assert_eq!(total_events(&t, UsageMeter::UncompressedBytes), 0, "{t:?}");
+    // Retries are informational: the report prices only the requests.
+    let out = std::process::Command::new(support::binary())
+        .current_dir(gw.dir.path())
+        .args(["cost", "report", "--by", "route", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!report.to_string().contains("retries"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_uncompressed_bodies_are_metered() {
+    let upstream = spawn_echo_upstream().await;
+    let yaml = format!(
+        r#"
+listeners: [{{name: main, address: "127.0.0.1:0"}}]
+admin: {{address: "127.0.0.1:0"}}
+metering: {{flush_interval_ms: 200}}
+apis:
+  - name: files
+    routes:
+      - {{key: "GET /big", integration: big}}
+    integrations:
+      big: {{type: http_proxy, uri: "{}/big/5000"}}
+"#,
+        upstream.url()
+    );
+    let mut gw = Gateway::start(&yaml);
+    let r = client()
+        .get(format!("{}/big", gw.url("main")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.bytes().await.unwrap().len(), 5000);
+    gw.signal("TERM");
+    assert!(gw
+        .wait(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
+    let t = ledger_totals(&gw);
+    let units: u64 = t
+        .iter()
+        .filter(|((_, _, _, m, _), _)| m == "uncompressed_bytes")
+        .map(|(_, (u, _))| u)
+        .sum();
+    assert_eq!(units, 5000, "{t:?}");
+}
