@@ -11,3 +11,13 @@ pub mod recommend;
 pub mod simulate;
 
 pub use budget::{evaluate, Alert, AlertTracker, BudgetError, BudgetSpec, BudgetStatus};
+
+/// A CSV field as RFC 4180 writes it: quoted (with doubled quotes) when it holds a comma, a
+/// quote or a line break. Shared by the forecast, anomaly and recommendation CSV outputs.
+pub(crate) fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}

@@ -761,12 +761,12 @@ impl Anomalies {
                 "{},{},{},{},{},{},{:.1},{},{}\n",
                 rfc3339(a.start),
                 rfc3339(a.end),
-                csv_field(&Self::scope(a)),
+                crate::csv_field(&Self::scope(a)),
                 display_money(a.expected),
                 display_money(a.actual),
                 display_money(a.impact()),
                 a.score,
-                csv_field(&cause),
+                crate::csv_field(&cause),
                 a.granularity.as_str()
             ));
         }
@@ -822,13 +822,5 @@ impl Anomalies {
             out.push('\n');
         }
         out
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
     }
 }

@@ -343,9 +343,12 @@ impl MonthForecast {
     pub fn to_csv(&self) -> String {
         let mut header = self.names();
         header.extend(["actual_to_date", "forecast", "lower", "upper"].map(String::from));
-        let mut lines = vec![header.iter().map(|h| csv_field(h)).collect::<Vec<_>>()];
+        let mut lines = vec![header
+            .iter()
+            .map(|h| crate::csv_field(h))
+            .collect::<Vec<_>>()];
         let line = |group: Vec<String>, p: &Projection| {
-            let mut l: Vec<String> = group.iter().map(|g| csv_field(g)).collect();
+            let mut l: Vec<String> = group.iter().map(|g| crate::csv_field(g)).collect();
             l.extend([p.actual_to_date, p.forecast, p.lower, p.upper].map(display_money));
             l
         };
@@ -430,13 +433,5 @@ impl MonthForecast {
             display_money(self.run_rate)
         ));
         out
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
     }
 }

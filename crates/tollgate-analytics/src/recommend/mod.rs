@@ -257,10 +257,10 @@ impl Recommendations {
             out.push_str(&format!(
                 "{},{},{},{},{}\n",
                 r.kind.name(),
-                csv_field(&r.target),
+                crate::csv_field(&r.target),
                 display_money(r.monthly_saving),
-                csv_field(&r.evidence),
-                csv_field(&r.action)
+                crate::csv_field(&r.evidence),
+                crate::csv_field(&r.action)
             ));
         }
         out
@@ -319,14 +319,6 @@ impl Recommendations {
             w0 = w[0]
         ));
         out
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
     }
 }
 
