@@ -243,9 +243,9 @@ async fn upgrade(
 
     // The `$connect` integration decides (a non-2xx answer refuses the connection).
     let mut subprotocol = None;
+    let domain = domain_name(ctx, api, rt);
     if let Some(route_idx) = connect {
         let started = Instant::now();
-        let domain = domain_name(&parts.headers, api, rt);
         let base = event_base(rt, api, &stage.name, &domain, &id, connected_ms, ctx, peer);
         let kind = event::EventKind::Connect {
             headers: &parts.headers,
@@ -332,7 +332,6 @@ async fn upgrade(
     reservation.armed = false;
     wm.connections.increment(1.0);
     let authorizer = ctx.principal.as_ref().and_then(|p| p.event_v1());
-    let domain = domain_name_owned(ctx, api, rt);
     let task = conn::ConnTask {
         gw: Arc::clone(gw),
         rt: Arc::clone(rt),
@@ -364,15 +363,7 @@ async fn upgrade(
 }
 
 /// `domainName`: the Host the client used, else the API's execute-api name.
-fn domain_name(headers: &HeaderMap, api: &Api, rt: &Runtime) -> String {
-    headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("{}.execute-api.{}.amazonaws.com", api.id, rt.config.region))
-}
-
-fn domain_name_owned(ctx: &Context, api: &Api, rt: &Runtime) -> Arc<str> {
+fn domain_name(ctx: &Context, api: &Api, rt: &Runtime) -> Arc<str> {
     match ctx.domain_name.as_ref().and_then(|h| h.to_str().ok()) {
         Some(h) => Arc::from(h),
         None => {
