@@ -272,7 +272,6 @@ impl Meter {
     /// Record one finished request: its request units and the bytes sent back, in one cell
     /// (one hash lookup per request).
     pub fn record_request(&self, u: RequestUsage<'_>) {
-        let billable = self.policy.is_billable(u.reason);
         let (meter, units, data_out) = match u.dims.kind {
             ApiKind::Http => (
                 UsageMeter::HttpRequests,
@@ -285,43 +284,28 @@ impl Meter {
             ApiKind::Websocket => (UsageMeter::DataOutBytes, u.bytes_out, false),
         };
         let status_class = u8::try_from(u.status / 100).unwrap_or(0).min(5);
-        let minute = u.at_secs.div_euclid(60) * 60;
         let principal = principal_hash(u.principal);
-        let key = CellKey {
-            minute,
-            dims: Arc::as_ptr(u.dims) as usize,
+        let request = UnitsUsage {
+            dims: u.dims,
+            at_secs: u.at_secs,
             client: u.client,
-            principal,
-            api_key: u
-                .api_key
-                .map_or(0, |k| Arc::as_ptr(k) as *const u8 as usize),
-            status_class,
+            principal: u.principal,
+            api_key: u.api_key,
             reason: u.reason,
-            meter: MeterSlot::Requests,
+            meter,
+            units,
+            events: 1,
         };
-        self.with_shard(|shard| {
-            let cell = shard.entry(key).or_insert_with(|| Cell {
-                minute,
-                dims: Arc::clone(u.dims),
-                client: u.client,
-                principal: u.principal.map(Box::from),
-                api_key: u.api_key.cloned(),
-                status_class,
-                reason: u.reason,
-                billable,
-                meter,
-                units: 0,
-                events: 0,
-                data_out: data_out.then_some(0),
-            });
-            cell.units = cell.units.saturating_add(units);
-            cell.events += 1;
-            // Bytes out follow the request's billable flag: AWS's rule for the data transfer
-            // of rejected requests is unknown, and it is consistent with the request.
-            if let Some(d) = &mut cell.data_out {
-                *d = d.saturating_add(u.bytes_out);
-            }
-        });
+        // Bytes out follow the request's billable flag: AWS's rule for the data transfer of
+        // rejected requests is unknown, and it is consistent with the request.
+        self.add(
+            &request,
+            principal,
+            status_class,
+            MeterSlot::Requests,
+            data_out.then_some(u.bytes_out),
+        );
+
         // Informational meters for cost advice (docs/metering.md).
         let failed = u.status >= 500 || u.status == 429;
         let retry = RECENT_FAILURES
@@ -345,25 +329,18 @@ impl Meter {
                 was
             })
             .unwrap_or(false);
-        let extra = UnitsUsage {
-            dims: u.dims,
-            at_secs: u.at_secs,
-            client: u.client,
-            principal: u.principal,
-            api_key: u.api_key,
-            reason: u.reason,
-            meter: UsageMeter::Retries,
-            units: 1,
-            events: 1,
-        };
         if retry {
-            self.record_units(extra);
+            self.record_units(UnitsUsage {
+                meter: UsageMeter::Retries,
+                units: 1,
+                ..request
+            });
         }
         if u.uncompressed_body > 0 {
             self.record_units(UnitsUsage {
                 meter: UsageMeter::UncompressedBytes,
                 units: u.uncompressed_body,
-                ..extra
+                ..request
             });
         }
     }
@@ -371,9 +348,21 @@ impl Meter {
     /// Record units on a meter other than requests: WebSocket messages (32 KB units) and
     /// connection milliseconds, and the informational meters.
     pub fn record_units(&self, u: UnitsUsage<'_>) {
-        let billable = self.policy.is_billable(u.reason);
-        let minute = u.at_secs.div_euclid(60) * 60;
         let principal = principal_hash(u.principal);
+        self.add(&u, principal, 0, MeterSlot::Meter(u.meter), None);
+    }
+
+    /// Add `u` to its cell of this thread's shard, creating the cell on first use; request
+    /// cells also carry the bytes sent back (`data_out`).
+    fn add(
+        &self,
+        u: &UnitsUsage<'_>,
+        principal: u64,
+        status_class: u8,
+        slot: MeterSlot,
+        data_out: Option<u64>,
+    ) {
+        let minute = u.at_secs.div_euclid(60) * 60;
         let key = CellKey {
             minute,
             dims: Arc::as_ptr(u.dims) as usize,
@@ -382,10 +371,11 @@ impl Meter {
             api_key: u
                 .api_key
                 .map_or(0, |k| Arc::as_ptr(k) as *const u8 as usize),
-            status_class: 0,
+            status_class,
             reason: u.reason,
-            meter: MeterSlot::Meter(u.meter),
+            meter: slot,
         };
+        let billable = self.policy.is_billable(u.reason);
         self.with_shard(|shard| {
             let cell = shard.entry(key).or_insert_with(|| Cell {
                 minute,
@@ -393,16 +383,19 @@ impl Meter {
                 client: u.client,
                 principal: u.principal.map(Box::from),
                 api_key: u.api_key.cloned(),
-                status_class: 0,
+                status_class,
                 reason: u.reason,
                 billable,
                 meter: u.meter,
                 units: 0,
                 events: 0,
-                data_out: None,
+                data_out: data_out.map(|_| 0),
             });
             cell.units = cell.units.saturating_add(u.units);
             cell.events = cell.events.saturating_add(u.events);
+            if let (Some(d), Some(bytes)) = (&mut cell.data_out, data_out) {
+                *d = d.saturating_add(bytes);
+            }
         });
     }
 
