@@ -117,11 +117,17 @@ fn main() {
         Mode::Idle(a) => a.common.threads,
         Mode::Flood(a) => a.common.threads,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
         .enable_all()
         .build()
-        .expect("tokio runtime");
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wsload: cannot start the async runtime: {e}");
+            std::process::exit(2);
+        }
+    };
     let code = rt.block_on(async move {
         match cli.mode {
             Mode::Idle(a) => idle(a).await,
@@ -146,7 +152,7 @@ fn target(c: &Common) -> Target {
         .url
         .strip_prefix("ws://")
         .unwrap_or_else(|| panic!("--url must start with ws://"));
-    let hostport = rest.split('/').next().unwrap();
+    let hostport = rest.split('/').next().unwrap_or(rest);
     let addr: SocketAddr = hostport
         .parse()
         .unwrap_or_else(|_| panic!("--url host must be IPv4:port, got {hostport}"));
