@@ -43,8 +43,8 @@ pub use meter::{
     websocket_units_per_message, CacheSize, Meter,
 };
 pub use report::{
-    build_report, focus_dimensions, pricing_meter, to_pricing_units, Charge, FocusOptions, Period,
-    Report, ReportInput, ReportRow, FOCUS_COLUMNS,
+    build_report, focus_dimensions, pricing_meter, render_table, to_pricing_units, Charge,
+    FocusOptions, Period, Report, ReportInput, ReportRow, FOCUS_COLUMNS,
 };
 pub use workload::{
     CacheWorkload, HttpWorkload, Quantities, RestWorkload, WebsocketWorkload, Workload,

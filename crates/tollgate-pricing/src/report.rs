@@ -1163,8 +1163,9 @@ fn display_text(value: &str) -> String {
 }
 
 /// Columns two spaces apart, padded to the widest cell (in characters); `right[i]` aligns
-/// column `i` to the right. A rule under the header and above the footer.
-fn render_table(
+/// column `i` to the right. A rule under the header and above the footer (no footer when it
+/// is empty). Every table tollgate prints for people goes through here.
+pub fn render_table(
     header: &[String],
     right: &[bool],
     body: &[Vec<String>],
@@ -1206,8 +1207,10 @@ fn render_table(
     for row in body {
         out.push_str(&line(row));
     }
-    out.push_str(&rule);
-    out.push_str(&line(footer));
+    if !footer.is_empty() {
+        out.push_str(&rule);
+        out.push_str(&line(footer));
+    }
     out
 }
 

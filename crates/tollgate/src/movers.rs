@@ -184,7 +184,6 @@ impl Movers {
 
     /// An aligned table in cents, with the totals.
     pub fn to_table(&self) -> String {
-        use std::fmt::Write as _;
         let cents = |d: Decimal| tollgate_pricing::display_cost(d, 2);
         let signed = |d: Decimal| {
             if d.is_sign_negative() {
@@ -195,7 +194,7 @@ impl Movers {
         };
         let mut header: Vec<String> = self.by.iter().map(Dimension::name).collect();
         header.extend(["previous", "current", "change", "%"].map(String::from));
-        let mut rows: Vec<Vec<String>> = self
+        let rows: Vec<Vec<String>> = self
             .movers
             .iter()
             .map(|m| {
@@ -218,33 +217,15 @@ impl Movers {
         total.push(cents(self.current_total));
         total.push(signed(self.current_total - self.previous_total));
         total.push(String::new());
-        rows.push(total);
-        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-        for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let dims = self.by.len();
-        let mut out = format!(
-            "{} … {} against {} … {}\n",
+        let right: Vec<bool> = (0..header.len()).map(|i| i >= self.by.len()).collect();
+        format!(
+            "{} … {} against {} … {}\n{}",
             self.period.start_rfc3339(),
             self.period.end_rfc3339(),
             self.previous_period.start_rfc3339(),
-            self.previous_period.end_rfc3339()
-        );
-        for r in std::iter::once(&header).chain(rows.iter()) {
-            for (i, (c, w)) in r.iter().zip(&widths).enumerate() {
-                let sep = if i == 0 { "" } else { "  " };
-                if i < dims {
-                    let _ = write!(out, "{sep}{c:<w$}");
-                } else {
-                    let _ = write!(out, "{sep}{c:>w$}");
-                }
-            }
-            out.push('\n');
-        }
-        out
+            self.previous_period.end_rfc3339(),
+            tollgate_pricing::render_table(&header, &right, &rows, &total)
+        )
     }
 }
 

@@ -274,9 +274,10 @@ impl Reconciliation {
         .to_string()
     }
 
+    /// The comparison as a table, then each line's reasons.
     pub fn to_table(&self) -> String {
         use std::fmt::Write as _;
-        let header = [
+        let header: Vec<String> = [
             "api",
             "meter",
             "billed",
@@ -284,41 +285,26 @@ impl Reconciliation {
             "not billable",
             "difference",
             "billed (USD)",
-        ];
-        let mut rows: Vec<[String; 7]> = Vec::new();
-        for l in &self.lines {
-            rows.push([
-                l.api.clone(),
-                meter_name(l.meter),
-                exact(l.billed_usage),
-                exact(l.metered),
-                exact(l.metered_not_billable),
-                exact(l.difference()),
-                tollgate_pricing::display_cost(l.billed_cost, 2),
-            ]);
-        }
-        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-        for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let mut out = String::new();
-        let mut put = |cells: &[&str]| {
-            for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
-                if i < 2 {
-                    let _ = write!(out, "{}{c:<w$}", if i == 0 { "" } else { "  " });
-                } else {
-                    let _ = write!(out, "  {c:>w$}");
-                }
-            }
-            out.push('\n');
-        };
-        put(&header);
-        for r in &rows {
-            let cells: Vec<&str> = r.iter().map(String::as_str).collect();
-            put(&cells);
-        }
+        ]
+        .map(String::from)
+        .to_vec();
+        let rows: Vec<Vec<String>> = self
+            .lines
+            .iter()
+            .map(|l| {
+                vec![
+                    l.api.clone(),
+                    meter_name(l.meter),
+                    exact(l.billed_usage),
+                    exact(l.metered),
+                    exact(l.metered_not_billable),
+                    exact(l.difference()),
+                    tollgate_pricing::display_cost(l.billed_cost, 2),
+                ]
+            })
+            .collect();
+        let right: Vec<bool> = (0..header.len()).map(|i| i >= 2).collect();
+        let mut out = tollgate_pricing::render_table(&header, &right, &rows, &[]);
         out.push('\n');
         for l in &self.lines {
             let reasons = l.reasons(self.adjustments.get(&l.api));

@@ -319,13 +319,21 @@ pub fn websocket_lines(
 
 /// The table of [`websocket_lines`], appended to `cost report`'s table.
 pub fn websocket_table(lines: &[WebsocketLine]) -> String {
-    use std::fmt::Write as _;
     use tollgate_pricing::{display_cost, display_exact};
-    let mut out = String::from("\nWebSocket APIs: messages and connection minutes\n");
-    let rows: Vec<[String; 6]> = lines
+    let header: Vec<String> = [
+        "api",
+        "messages",
+        "connection minutes",
+        "minutes/message",
+        "messages (USD)",
+        "minutes (USD)",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows: Vec<Vec<String>> = lines
         .iter()
         .map(|l| {
-            [
+            vec![
                 l.api.clone(),
                 display_exact(l.messages),
                 display_exact(l.connection_minutes.round_dp(2)),
@@ -336,35 +344,9 @@ pub fn websocket_table(lines: &[WebsocketLine]) -> String {
             ]
         })
         .collect();
-    let header = [
-        "api",
-        "messages",
-        "connection minutes",
-        "minutes/message",
-        "messages (USD)",
-        "minutes (USD)",
-    ];
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut line = |cells: &[&str]| {
-        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
-            let sep = if i == 0 { "" } else { "  " };
-            if i == 0 {
-                let _ = write!(out, "{sep}{c:<w$}");
-            } else {
-                let _ = write!(out, "{sep}{c:>w$}");
-            }
-        }
-        out.push('\n');
-    };
-    line(&header);
-    for r in &rows {
-        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
-        line(&cells);
-    }
-    out
+    let right: Vec<bool> = (0..header.len()).map(|i| i > 0).collect();
+    format!(
+        "\nWebSocket APIs: messages and connection minutes\n{}",
+        tollgate_pricing::render_table(&header, &right, &rows, &[])
+    )
 }

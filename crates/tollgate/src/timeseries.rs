@@ -571,7 +571,6 @@ impl Timeseries {
     /// A table for people: one row per bucket, one column per series (USD, cents), a total
     /// column and a total line.
     pub fn to_table(&self) -> String {
-        use std::fmt::Write as _;
         let cents = |d: Decimal| tollgate_pricing::display_cost(d, 2);
         let mut header = vec![self.params.interval.name().to_owned()];
         header.extend(self.series.iter().map(Series::name));
@@ -593,24 +592,7 @@ impl Timeseries {
         let mut footer = vec!["total".to_owned()];
         footer.extend(col_totals.iter().map(|c| cents(*c)));
         footer.push(cents(col_totals.iter().sum()));
-        rows.push(footer);
-        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-        for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let mut out = String::new();
-        for r in std::iter::once(&header).chain(rows.iter()) {
-            for (i, (c, w)) in r.iter().zip(&widths).enumerate() {
-                if i == 0 {
-                    let _ = write!(out, "{c:<w$}");
-                } else {
-                    let _ = write!(out, "  {c:>w$}");
-                }
-            }
-            out.push('\n');
-        }
-        out
+        let right: Vec<bool> = (0..header.len()).map(|i| i > 0).collect();
+        tollgate_pricing::render_table(&header, &right, &rows, &footer)
     }
 }
