@@ -51,6 +51,12 @@ export TOLLGATE_TEST_PYTHON="$PWD/$PYENV/bin/python3"
 export TOLLGATE_REQUIRE_BROWSER=1
 export TOLLGATE_CHROMIUM=/usr/bin/chromium
 
+# Incremental compilation artefacts (gigabytes) buy nothing in a one-shot run; a developer
+# who sets CARGO_INCREMENTAL keeps their choice.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+# Free space on the build and temp disks, printed so a full disk is visible in the log.
+df -h . "${TMPDIR:-/tmp}" 2>/dev/null || true
+
 # --- checks ------------------------------------------------------------------------------
 log "cargo fmt --check"
 cargo fmt --all -- --check
