@@ -83,6 +83,24 @@ pub enum ImportOutcome {
     AlreadyImported(ImportRecord),
 }
 
+/// Lines of an earlier import replaced by a newer delivery of the same billing period and
+/// payer account ([`BillLedger::supersede`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supersession {
+    /// The earlier import whose lines were replaced.
+    pub import_id: i64,
+    /// Its file, as named when it was imported.
+    pub file_name: String,
+    /// The newest import of the delivery that replaced them.
+    pub superseded_by: i64,
+    /// The billing period, `YYYY-MM` (the UTC month the lines' usage starts in).
+    pub billing_period: String,
+    /// The payer account (the usage account for exports without a payer column).
+    pub payer_account: String,
+    /// Lines deleted.
+    pub lines: u64,
+}
+
 /// Why an import wrote nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -265,6 +283,18 @@ pub trait BillLedger: Send {
 
     /// Every import, oldest first.
     fn imports(&mut self) -> Result<Vec<ImportRecord>, LedgerError>;
+
+    /// Makes `delivery` (the imports of one delivery: the files of one `tollgate aws import`)
+    /// replace earlier ones. AWS rewrites a billing period's export several times during and
+    /// after the month, and a CUR and a FOCUS export of one month hold the same charges: for
+    /// each billing period (UTC month of a line's usage start) and payer account (the usage
+    /// account when the export has no payer) the delivery's lines cover, the lines of the same
+    /// period and payer from imports older than the delivery's newest one, and not part of
+    /// it, are deleted, in one transaction, and recorded. Returns what was replaced.
+    fn supersede(&mut self, delivery: &[i64]) -> Result<Vec<Supersession>, LedgerError>;
+
+    /// Everything replaced so far, oldest first.
+    fn supersessions(&mut self) -> Result<Vec<Supersession>, LedgerError>;
 
     /// Sums of the lines starting in the period, by the query's dimensions, meter, line item
     /// type and currency; sorted by those, in that order.
@@ -497,6 +527,116 @@ impl BillLedger for SqliteLedger {
             .collect::<Result<Vec<_>, _>>()
             .map_err(&on_err)?;
         raw.into_iter().map(|r| self.with_skipped(r)).collect()
+    }
+
+    fn supersede(&mut self, delivery: &[i64]) -> Result<Vec<Supersession>, LedgerError> {
+        let Some(&newest) = delivery.iter().max() else {
+            return Ok(Vec::new());
+        };
+        let on_err = sql_err(&self.store, "replace earlier deliveries");
+        let ids = serde_json::to_string(delivery).map_err(|e| self.corrupt(e.to_string()))?;
+        let now = unix_now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&on_err)?;
+        let keys: Vec<(String, String)> = tx
+            .prepare(
+                "SELECT DISTINCT strftime('%Y-%m', usage_start, 'unixepoch'), \
+                   COALESCE(payer_account, account) \
+                 FROM bill_lines WHERE import_id IN (SELECT value FROM json_each(?1)) \
+                 ORDER BY 1, 2",
+            )
+            .map_err(&on_err)?
+            .query_map([&ids], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&on_err)?
+            .collect::<Result<_, _>>()
+            .map_err(&on_err)?;
+        // The lines of one key in the older imports (?1 period, ?2 payer, ?3 newest, ?4 ids).
+        const OLDER: &str = "FROM bill_lines \
+             WHERE usage_start >= CAST(strftime('%s', ?1 || '-01') AS INTEGER) \
+               AND usage_start < CAST(strftime('%s', ?1 || '-01', '+1 month') AS INTEGER) \
+               AND COALESCE(payer_account, account) = ?2 \
+               AND import_id < ?3 \
+               AND import_id NOT IN (SELECT value FROM json_each(?4))";
+        let mut out = Vec::new();
+        for (period, payer) in keys {
+            let counts: Vec<(i64, String, i64)> = tx
+                .prepare_cached(&format!(
+                    "SELECT b.import_id, i.file_name, b.n FROM \
+                       (SELECT import_id, COUNT(*) AS n {OLDER} GROUP BY import_id) AS b \
+                     JOIN imports AS i ON i.id = b.import_id ORDER BY b.import_id"
+                ))
+                .map_err(&on_err)?
+                .query_map(params![period, payer, newest, ids], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(&on_err)?
+                .collect::<Result<_, _>>()
+                .map_err(&on_err)?;
+            if counts.is_empty() {
+                continue;
+            }
+            tx.prepare_cached(&format!("DELETE {OLDER}"))
+                .map_err(&on_err)?
+                .execute(params![period, payer, newest, ids])
+                .map_err(&on_err)?;
+            for (import_id, file_name, n) in counts {
+                tx.prepare_cached(
+                    "INSERT INTO import_supersessions (import_id, superseded_by, \
+                       billing_period, payer_account, lines, superseded_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                     ON CONFLICT DO UPDATE SET lines = lines + excluded.lines",
+                )
+                .map_err(&on_err)?
+                .execute(params![import_id, newest, period, payer, n, now])
+                .map_err(&on_err)?;
+                out.push(Supersession {
+                    import_id,
+                    file_name,
+                    superseded_by: newest,
+                    billing_period: period.clone(),
+                    payer_account: payer.clone(),
+                    lines: u64::try_from(n).unwrap_or(0),
+                });
+            }
+        }
+        tx.commit().map_err(&on_err)?;
+        for s in &out {
+            tracing::info!(
+                store = %self.store, import_id = s.import_id, superseded_by = s.superseded_by,
+                period = %s.billing_period, payer = %s.payer_account, lines = s.lines,
+                "earlier bill delivery replaced"
+            );
+        }
+        Ok(out)
+    }
+
+    fn supersessions(&mut self) -> Result<Vec<Supersession>, LedgerError> {
+        let on_err = sql_err(&self.store, "list replaced deliveries");
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT s.import_id, i.file_name, s.superseded_by, s.billing_period, \
+                   s.payer_account, s.lines \
+                 FROM import_supersessions AS s JOIN imports AS i ON i.id = s.import_id \
+                 ORDER BY s.superseded_by, s.import_id, s.billing_period, s.payer_account",
+            )
+            .map_err(&on_err)?
+            .query_map([], |r| {
+                Ok(Supersession {
+                    import_id: r.get(0)?,
+                    file_name: r.get(1)?,
+                    superseded_by: r.get(2)?,
+                    billing_period: r.get(3)?,
+                    payer_account: r.get(4)?,
+                    lines: u64::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+                })
+            })
+            .map_err(&on_err)?
+            .collect::<Result<_, _>>()
+            .map_err(&on_err)?;
+        Ok(rows)
     }
 
     fn query_bill(&mut self, query: &BillQuery) -> Result<Vec<BillRow>, LedgerError> {
@@ -767,6 +907,84 @@ mod tests {
             .unwrap()
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
             .unwrap()
+    }
+
+    fn import_id(o: ImportOutcome) -> i64 {
+        match o {
+            ImportOutcome::Imported { import, .. } | ImportOutcome::AlreadyImported(import) => {
+                import.id
+            }
+        }
+    }
+
+    fn month_cost(l: &mut SqliteLedger, from: i64, to: i64) -> Decimal {
+        l.query_bill(&BillQuery {
+            from,
+            to,
+            group_by: Vec::new(),
+        })
+        .unwrap()
+        .iter()
+        .map(|r| r.unblended_cost)
+        .sum()
+    }
+
+    #[test]
+    fn a_newer_delivery_replaces_the_same_month_and_payer_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut l = ledger(&path);
+        const OCT: i64 = SEP + 30 * DAY;
+        const NOV: i64 = OCT + 31 * DAY;
+        // September and October from payer 999…, September from another payer.
+        let mut old = vec![
+            line(1, "111", LineItemType::Usage, "1000000", "3.50"),
+            line(2, "111", LineItemType::Usage, "1000000", "3.50"),
+        ];
+        let mut october = line(3, "111", LineItemType::Usage, "1000000", "3.50");
+        october.usage_start = OCT + DAY;
+        october.usage_end = OCT + 2 * DAY;
+        old.push(october);
+        let first = import_id(load(&mut l, "v1", old));
+        let mut other = line(4, "222", LineItemType::Usage, "1000000", "1.00");
+        other.payer_account = Some("888888888888".into());
+        let other_payer = import_id(load(&mut l, "other", vec![other]));
+        assert!(l.supersede(&[first]).unwrap().is_empty(), "nothing older");
+
+        // The re-delivered September of payer 999… (the same lines, costs revised).
+        let second = import_id(load(
+            &mut l,
+            "v2",
+            vec![
+                line(1, "111", LineItemType::Usage, "1000000", "3.60"),
+                line(2, "111", LineItemType::Usage, "1000000", "3.60"),
+                line(5, "111", LineItemType::Credit, "0", "-0.20"),
+            ],
+        ));
+        let replaced = l.supersede(&[second]).unwrap();
+        assert_eq!(
+            replaced,
+            vec![Supersession {
+                import_id: first,
+                file_name: "f.csv".into(),
+                superseded_by: second,
+                billing_period: "2026-09".into(),
+                payer_account: "999999999999".into(),
+                lines: 2,
+            }]
+        );
+        assert_eq!(l.supersessions().unwrap(), replaced);
+        // September: the new delivery and the other payer; October untouched.
+        assert_eq!(month_cost(&mut l, SEP, OCT), d("8.00"));
+        assert_eq!(month_cost(&mut l, OCT, NOV), d("3.50"));
+        assert_eq!(count(&path, "bill_lines"), 5);
+
+        // Running it again (or naming an older delivery) changes nothing.
+        assert!(l.supersede(&[second]).unwrap().is_empty());
+        assert!(l.supersede(&[first]).unwrap().is_empty());
+        assert!(l.supersede(&[other_payer]).unwrap().is_empty());
+        assert!(l.supersede(&[]).unwrap().is_empty());
+        assert_eq!(month_cost(&mut l, SEP, OCT), d("8.00"));
     }
 
     #[test]

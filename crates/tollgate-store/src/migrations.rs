@@ -123,6 +123,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX bill_lines_line_item_import ON bill_lines (line_item_id, import_id)
         WHERE line_item_id IS NOT NULL;
     ",
+    // 4: re-delivered months. AWS rewrites a billing period's export several times a month
+    // (and a CUR and a FOCUS export hold the same charges); a newer delivery replaces the
+    // lines of the same month and payer account from earlier imports. The replaced lines are
+    // deleted; this table keeps what was replaced, by which import, for `tollgate aws imports`.
+    "
+    CREATE TABLE import_supersessions (
+        import_id      INTEGER NOT NULL REFERENCES imports (id),
+        superseded_by  INTEGER NOT NULL REFERENCES imports (id),
+        billing_period TEXT    NOT NULL,
+        payer_account  TEXT    NOT NULL,
+        lines          INTEGER NOT NULL CHECK (lines >= 0),
+        superseded_at  INTEGER NOT NULL,
+        PRIMARY KEY (import_id, superseded_by, billing_period, payer_account)
+    );
+    ",
 ];
 
 /// The schema version this build writes and understands (the number of migrations).

@@ -14,7 +14,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tollgate_aws::{meter_key, AwsError, BillReader, Malformed, ReadOptions, ReadReport, Sum};
-use tollgate_store::{BillLedger, ImportMeta, ImportOutcome, ImportRecord};
+use tollgate_store::{BillLedger, ImportMeta, ImportOutcome, ImportRecord, Supersession};
 
 #[derive(Subcommand, Debug)]
 pub enum AwsCommand {
@@ -50,6 +50,12 @@ pub struct ImportArgs {
     /// Malformed rows shown per file (all are counted).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub max_malformed: usize,
+    /// Add the files' lines to what earlier imports hold for the same months, instead of
+    /// replacing them (for the parts of one delivery imported by separate commands). By
+    /// default the files of one command are one delivery: for each billing month and payer
+    /// account they cover, the lines of earlier imports are replaced.
+    #[arg(long)]
+    pub append: bool,
 }
 
 /// Group key: format, account, region, meter, currency.
@@ -372,13 +378,33 @@ fn run_import(args: &ImportArgs) -> anyhow::Result<bool> {
         loaded.push((file, outcome));
     }
     let ok = loaded.iter().all(|(_, l)| !matches!(l, Loaded::Failed(_)));
+    // A delivery replaces earlier ones only when all of it was read: a failed part would
+    // otherwise leave its months short.
+    let replaced = if ok && !args.append {
+        let delivery: Vec<i64> = loaded
+            .iter()
+            .filter_map(|(_, l)| match l {
+                Loaded::Imported { record, .. } | Loaded::Already(record) => Some(record.id),
+                Loaded::Failed(_) => None,
+            })
+            .collect();
+        ledger.supersede(&delivery)?
+    } else {
+        Vec::new()
+    };
     let store = ledger.describe_bill();
     match args.format {
         ImportFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&loaded_json(&store, &loaded))?
+            serde_json::to_string_pretty(&loaded_json(&store, &loaded, &replaced))?
         ),
-        ImportFormat::Table => print!("{}", loaded_table(&store, &loaded)),
+        ImportFormat::Table => print!("{}", loaded_table(&store, &loaded, &replaced)),
+    }
+    if !ok && !args.append {
+        eprintln!(
+            "tollgate: earlier imports of these months were kept (a file failed); rerun with \
+             the failed file fixed to replace them"
+        );
     }
     for (_, l) in &loaded {
         if let Loaded::Failed(e) = l {
@@ -502,7 +528,18 @@ fn record_json(status: &str, r: &ImportRecord) -> serde_json::Map<String, Value>
     }
 }
 
-fn loaded_json(store: &str, loaded: &[(String, Loaded)]) -> Value {
+fn supersession_json(s: &Supersession) -> Value {
+    json!({
+        "import_id": s.import_id,
+        "file": s.file_name,
+        "superseded_by": s.superseded_by,
+        "billing_period": s.billing_period,
+        "payer_account": s.payer_account,
+        "lines": s.lines,
+    })
+}
+
+fn loaded_json(store: &str, loaded: &[(String, Loaded)], replaced: &[Supersession]) -> Value {
     let mut imported_lines = 0u64;
     let files: Vec<Value> = loaded
         .iter()
@@ -545,6 +582,7 @@ fn loaded_json(store: &str, loaded: &[(String, Loaded)]) -> Value {
         "store": store,
         "files": files,
         "imported_lines": imported_lines,
+        "replaced": replaced.iter().map(supersession_json).collect::<Vec<_>>(),
     })
 }
 
@@ -569,7 +607,7 @@ fn record_summary(r: &ImportRecord) -> String {
     s
 }
 
-fn loaded_table(store: &str, loaded: &[(String, Loaded)]) -> String {
+fn loaded_table(store: &str, loaded: &[(String, Loaded)], replaced: &[Supersession]) -> String {
     let mut out = String::new();
     let (mut new, mut already, mut failed, mut lines) = (0, 0, 0, 0u64);
     let mut malformed_rows: Vec<&Malformed> = Vec::new();
@@ -588,11 +626,12 @@ fn loaded_table(store: &str, loaded: &[(String, Loaded)]) -> String {
                     record.id,
                     record_summary(record)
                 );
-                if *overlapping_line_ids > 0 {
+                if *overlapping_line_ids > 0 && replaced.is_empty() {
                     let _ = writeln!(
                         out,
                         "  warning: {overlapping_line_ids} line item id(s) were already imported \
-                         from another file (the same month imported twice?); reports count both"
+                         from another file (the same month imported twice with --append, or a \
+                         failed part?); reports count both"
                     );
                 }
                 malformed_rows.extend(malformed);
@@ -619,6 +658,13 @@ fn loaded_table(store: &str, loaded: &[(String, Loaded)]) -> String {
         for m in malformed_rows {
             let _ = writeln!(out, "  {m}");
         }
+    }
+    for r in replaced {
+        let _ = writeln!(
+            out,
+            "replaced: {} line(s) of #{} ({}) for {}, payer {}, by this delivery (#{})",
+            r.lines, r.import_id, r.file_name, r.billing_period, r.payer_account, r.superseded_by
+        );
     }
     let _ = writeln!(
         out,

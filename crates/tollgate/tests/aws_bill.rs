@@ -336,6 +336,98 @@ fn reimporting_is_a_no_op() {
     );
 }
 
+/// A later delivery of a month (here another export of September, all fixtures share payer
+/// 999999999999) replaces the earlier import's lines of that month and payer; other months
+/// stay; `--append` adds instead; a delivery with a failed file replaces nothing.
+#[test]
+fn a_newer_delivery_of_a_month_replaces_the_earlier_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let exp = expected();
+    let cost = |f: &str| dec(&exp[f]["totals"]["all"]["cost"]);
+    let import = |extra: &[&str], files: &[&str]| -> Value {
+        let mut a = vec!["aws", "import", "--store", &s, "--format", "json"];
+        a.extend(extra);
+        let paths: Vec<String> = files.iter().map(|f| fixture(f)).collect();
+        a.extend(paths.iter().map(String::as_str));
+        ok_json(&a)
+    };
+    let bill_total = || {
+        total(&ok_json(&[
+            "cost", "bill", "--store", &s, "--format", "json",
+        ]))
+    };
+
+    let first = import(&[], &["legacy-cur-2026-09.csv.gz"]);
+    assert_eq!(first["replaced"], serde_json::json!([]));
+    assert_eq!(bill_total(), cost("legacy-cur-2026-09.csv.gz"));
+
+    let second = import(&[], &["cur2-2026-09.parquet"]);
+    assert_eq!(
+        second["replaced"],
+        serde_json::json!([{
+            "import_id": 1,
+            "file": fixture("legacy-cur-2026-09.csv.gz"),
+            "superseded_by": 2,
+            "billing_period": "2026-09",
+            "payer_account": "999999999999",
+            "lines": exp["legacy-cur-2026-09.csv.gz"]["lines"],
+        }]),
+        "{second}"
+    );
+    assert_eq!(bill_total(), cost("cur2-2026-09.parquet"));
+
+    // Another month is not replaced; the old September file again is a no-op.
+    let aug = import(&[], &["legacy-cur-2026-08.csv"]);
+    assert_eq!(aug["replaced"], serde_json::json!([]));
+    let again = import(&[], &["legacy-cur-2026-09.csv.gz"]);
+    assert_eq!(again["files"][0]["status"], "already_imported");
+    assert_eq!(again["replaced"], serde_json::json!([]));
+    let both = cost("cur2-2026-09.parquet") + cost("legacy-cur-2026-08.csv");
+    assert_eq!(bill_total(), both);
+
+    // --append adds September's FOCUS export to the CUR 2.0 one.
+    let appended = import(&["--append"], &["focus-1.2-2026-09.csv"]);
+    assert_eq!(appended["replaced"], serde_json::json!([]));
+    assert_eq!(bill_total(), both + cost("focus-1.2-2026-09.csv"));
+
+    // A failed file (strict) in a delivery: the good file goes in, nothing is replaced.
+    let mut a = vec![
+        "aws", "import", "--store", &s, "--strict", "--format", "json",
+    ];
+    let files = [
+        fixture("malformed/legacy-cur-malformed.csv"),
+        fixture("focus-1.0-2026-08.parquet"),
+    ];
+    a.extend(files.iter().map(String::as_str));
+    let out = tollgate(&a);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("earlier imports of these months were kept"),
+        "{stderr}"
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["files"][1]["status"], "imported", "{got}");
+    assert_eq!(got["replaced"], serde_json::json!([]));
+    assert_eq!(
+        bill_total(),
+        both + cost("focus-1.2-2026-09.csv") + cost("focus-1.0-2026-08.parquet")
+    );
+
+    // The table says what was replaced.
+    let out = tollgate(&[
+        "aws",
+        "import",
+        "--store",
+        &s,
+        &fixture("cur2-2026-10.csv.gz"),
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("replaced:"), "{text}");
+}
+
 /// `--strict`: a file with a malformed row writes nothing (exit 1, named on stderr); without
 /// it the good rows are imported and the bad ones listed with file and line.
 #[test]
