@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
 use crate::schema::{self, ColumnMap, Row};
+use crate::summary::{self, Groups, Quick, TagsSeen};
 use crate::value::{parse_decimal, parse_tag_json, parse_timestamp};
 use crate::{AwsError, Format};
 
@@ -32,6 +33,8 @@ pub(crate) struct CsvSource {
     record: csv::ByteRecord,
     map: ColumnMap,
     width: usize,
+    /// The file as given, for errors.
+    path: PathBuf,
 }
 
 impl CsvSource {
@@ -73,6 +76,8 @@ impl CsvSource {
                 record: csv::ByteRecord::new(),
                 map,
                 width: names.len(),
+                // As the report names it (the same text as before this was kept here).
+                path: PathBuf::from(path.display().to_string()),
             },
             format,
         ))
@@ -89,6 +94,55 @@ impl CsvSource {
         file: &str,
         skipped: &mut BTreeMap<String, u64>,
     ) -> schema::NextRow {
+        let line = match self.read()? {
+            Ok(Ok(line)) => line,
+            Ok(Err((line, fault))) => return Some(Ok((line, Err(fault)))),
+            Err(e) => return Some(Err(e)),
+        };
+        let mut row = CsvRow {
+            rec: &self.record,
+            map: &self.map,
+        };
+        Some(Ok((
+            line,
+            schema::normalise(&self.map, &mut row, file, line, skipped),
+        )))
+    }
+
+    /// The next row through the quick path ([`summary::quick`]): a line it is sure of is added
+    /// to `groups` ([`QuickRow::Done`]); any other goes through the normaliser.
+    pub(crate) fn next_quick(
+        &mut self,
+        file: &str,
+        skipped: &mut BTreeMap<String, u64>,
+        groups: &mut Groups,
+        tags: &mut TagsSeen,
+    ) -> Option<Result<QuickRow, AwsError>> {
+        let line = match self.read()? {
+            Ok(Ok(line)) => line,
+            Ok(Err((line, fault))) => return Some(Ok(QuickRow::Normalised(line, Err(fault)))),
+            Err(e) => return Some(Err(e)),
+        };
+        let mut row = CsvRow {
+            rec: &self.record,
+            map: &self.map,
+        };
+        Some(Ok(
+            match summary::quick(&self.map, &mut row, skipped, groups, tags) {
+                Quick::Line => QuickRow::Done(true),
+                Quick::Skipped => QuickRow::Done(false),
+                Quick::Unsure => QuickRow::Normalised(
+                    line,
+                    schema::normalise(&self.map, &mut row, file, line, skipped),
+                ),
+            },
+        ))
+    }
+
+    /// Reads the next record: its line, or a fault of the record as a whole (bad quoting, a
+    /// wrong number of fields); `None` at the end.
+    #[allow(clippy::type_complexity)]
+    fn read(&mut self) -> Option<Result<Result<u64, (u64, schema::Fault)>, AwsError>> {
         match self.rdr.read_byte_record(&mut self.record) {
             Ok(false) => None,
             Err(e) => {
@@ -96,10 +150,10 @@ impl CsvSource {
                 let line = e.position().map(|p| p.line());
                 match (e.kind(), line) {
                     (csv::ErrorKind::Io(_), _) | (_, None) => Some(Err(AwsError::Csv {
-                        file: file.into(),
+                        file: self.path.clone(),
                         source: e,
                     })),
-                    (_, Some(line)) => Some(Ok((line, Err((None, e.to_string()))))),
+                    (_, Some(line)) => Some(Ok(Err((line, (None, e.to_string()))))),
                 }
             }
             Ok(true) => {
@@ -110,19 +164,21 @@ impl CsvSource {
                         self.record.len(),
                         self.width
                     );
-                    return Some(Ok((line, Err((None, msg)))));
+                    return Some(Ok(Err((line, (None, msg)))));
                 }
-                let mut row = CsvRow {
-                    rec: &self.record,
-                    map: &self.map,
-                };
-                Some(Ok((
-                    line,
-                    schema::normalise(&self.map, &mut row, file, line, skipped),
-                )))
+                Some(Ok(Ok(line)))
             }
         }
     }
+}
+
+/// What [`CsvSource::next_quick`] made of a row.
+pub(crate) enum QuickRow {
+    /// Taken by the quick path: an API Gateway line (true, added to the groups) or another
+    /// service's row (false, counted).
+    Done(bool),
+    /// The normaliser's outcome (or the record's fault), at this line.
+    Normalised(u64, Result<schema::Outcome, schema::Fault>),
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> AwsError {

@@ -146,6 +146,8 @@ pub(crate) struct ParquetSource {
     map_starts: Vec<(usize, usize, usize)>,
     bytes_done: u64,
     num_buf: String,
+    /// Row groups from `row_group` up to (not including) this one are read.
+    end: usize,
 }
 
 fn pq(path: &Path, e: parquet::errors::ParquetError) -> AwsError {
@@ -245,9 +247,42 @@ impl ParquetSource {
                 map_starts: Vec::new(),
                 bytes_done: 0,
                 num_buf: String::new(),
+                end: usize::MAX,
             },
             format,
         ))
+    }
+
+    /// True before the first row was read.
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.row_group == 0 && self.batch_rows == 0
+    }
+
+    /// The column map (which column holds which field).
+    pub(crate) fn map(&self) -> &ColumnMap {
+        &self.map
+    }
+
+    /// A new reader of the same file for row groups `from..to` only, numbering rows as in the
+    /// whole file.
+    pub(crate) fn part(
+        &self,
+        path: &Path,
+        from: usize,
+        to: usize,
+    ) -> Result<ParquetSource, AwsError> {
+        let file = File::open(path).map_err(|source| AwsError::Io {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        let (mut part, _) = ParquetSource::open(path, file)?;
+        let md = part.reader.metadata();
+        part.rows_before = (0..from.min(md.num_row_groups()))
+            .map(|i| md.row_group(i).num_rows().max(0) as u64)
+            .sum();
+        part.row_group = from;
+        part.end = to;
+        Ok(part)
     }
 
     /// The leaf columns read (dotted paths, e.g. `resource_tags.key_value.key`): the
@@ -297,7 +332,7 @@ impl ParquetSource {
                     leaf.reader = None;
                 }
             }
-            if self.row_group >= self.reader.num_row_groups() {
+            if self.row_group >= self.reader.num_row_groups().min(self.end) {
                 return Ok(false);
             }
             let rg = self

@@ -6,10 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::csv_source::{Counting, CsvSource};
+use std::collections::BTreeMap;
+
+use crate::csv_source::{Counting, CsvSource, QuickRow};
+use crate::inflate::Inflated;
 use crate::parquet_source::ParquetSource;
 use crate::schema::{Fault, Outcome};
-use crate::{AwsError, BillLine, Container, Format, Location, Malformed, ReadReport};
+use crate::summary::{GroupKey, Groups, TagsSeen};
+use crate::{AwsError, BillLine, Container, Format, Location, Malformed, ReadReport, Sum};
 
 /// How to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +117,12 @@ impl BillReader {
                 count: count.clone(),
             };
             let gz = flate2::read::MultiGzDecoder::new(counted);
-            let (src, format) = CsvSource::open(path, Box::new(gz))?;
+            // Inflate on a second thread where one can be started.
+            let input: Box<dyn Read + Send> = match Inflated::spawn(gz) {
+                Ok(inflated) => Box::new(inflated),
+                Err(gz) => Box::new(gz),
+            };
+            let (src, format) = CsvSource::open(path, input)?;
             (Container::CsvGz, Source::Csv(src, count), format)
         } else if magic.starts_with(b"PK\x03\x04") {
             return Err(AwsError::WrongKind {
@@ -227,6 +236,157 @@ fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+impl BillReader {
+    /// Counts one row and its outcome as the iterator reports it: a line to hand out, nothing
+    /// (skipped, or malformed and kept in the report), or the strict-mode error.
+    fn take(
+        &mut self,
+        n: u64,
+        outcome: Result<Outcome, Fault>,
+    ) -> Result<Option<BillLine>, AwsError> {
+        self.report.rows += 1;
+        if self.report.rows % PROGRESS_EVERY == 0 {
+            self.tick(false);
+        }
+        match outcome {
+            Ok(Outcome::Line(line)) => {
+                self.report.lines += 1;
+                Ok(Some(*line))
+            }
+            Ok(Outcome::Skipped) => Ok(None),
+            Err(fault) => {
+                let location = match self.report.container {
+                    Container::Parquet => Location::Row(n),
+                    _ => Location::Line(n),
+                };
+                let m = self.malformed(location, fault);
+                self.report.malformed_count += 1;
+                if self.opts.strict {
+                    self.done = true;
+                    return Err(AwsError::Strict(m));
+                }
+                if self.report.malformed.len() < self.opts.max_reported {
+                    self.report.malformed.push(m);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Reads the rest of the file and sums its API Gateway lines by [`GroupKey`] (account,
+    /// region, meter, currency): the same lines, sums and report (rows, skipped services,
+    /// malformed rows, strict-mode error) as iterating and adding up each line's
+    /// [`GroupKey::of`], usage and cost — only faster, as no [`BillLine`] is built for a line
+    /// that needs none: CSV rows go through a quick path, Parquet files are read as arrow
+    /// dictionary arrays with row groups on all cores.
+    pub fn sum_groups(&mut self) -> Result<BTreeMap<GroupKey, Sum>, AwsError> {
+        let mut groups = Groups::default();
+        if self.done {
+            return Ok(groups.into_map());
+        }
+        let fresh_parquet = matches!(&self.source, Source::Parquet(s) if s.is_fresh());
+        if fresh_parquet {
+            crate::parquet_fast::sum_groups(self, &mut groups)?;
+        } else if matches!(self.source, Source::Csv(..)) {
+            self.sum_csv(&mut groups)?;
+        }
+        // Whatever is left (or all of it): line by line.
+        for line in self.by_ref() {
+            groups.add_line(&line?);
+        }
+        Ok(groups.into_map())
+    }
+
+    fn sum_csv(&mut self, groups: &mut Groups) -> Result<(), AwsError> {
+        let mut tags = TagsSeen::default();
+        loop {
+            let Source::Csv(s, _) = &mut self.source else {
+                return Ok(());
+            };
+            let step = s.next_quick(
+                &self.report.file,
+                &mut self.report.skipped_by_service,
+                groups,
+                &mut tags,
+            );
+            match step {
+                None => {
+                    self.done = true;
+                    self.tick(true);
+                    return Ok(());
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Some(Ok(QuickRow::Done(line))) => {
+                    self.report.rows += 1;
+                    self.report.lines += u64::from(line);
+                    if self.report.rows % PROGRESS_EVERY == 0 {
+                        self.tick(false);
+                    }
+                }
+                Some(Ok(QuickRow::Normalised(n, outcome))) => {
+                    if let Some(line) = self.take(n, outcome)? {
+                        groups.add_line(&line);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The Parquet source, for the arrow path.
+    pub(crate) fn parquet_parts(&mut self) -> Option<(&Path, &mut ParquetSource, &mut ReadReport)> {
+        match &mut self.source {
+            Source::Parquet(s) => Some((&self.path, s, &mut self.report)),
+            Source::Csv(..) => None,
+        }
+    }
+
+    /// Reads row groups `from..to` of the Parquet file line by line (the column-reader path),
+    /// adding the lines to `groups`; the report and strict mode as the iterator does them.
+    pub(crate) fn sum_row_groups_slowly(
+        &mut self,
+        from: usize,
+        to: usize,
+        groups: &mut Groups,
+    ) -> Result<(), AwsError> {
+        let Source::Parquet(s) = &mut self.source else {
+            return Ok(());
+        };
+        let part = s.part(&self.path, from, to)?;
+        let whole = std::mem::replace(s, part);
+        // The part's own progress would jump (its end is not the file's): no ticks meanwhile.
+        let progress = self.progress.take();
+        let result = (|| {
+            for line in self.by_ref() {
+                groups.add_line(&line?);
+            }
+            Ok(())
+        })();
+        if let Source::Parquet(s) = &mut self.source {
+            *s = whole;
+        }
+        self.progress = progress;
+        self.done = result.is_err();
+        result
+    }
+
+    /// The progress callback, for the arrow path's workers (with the file's size).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn progress_parts(
+        &mut self,
+    ) -> (u64, Option<&mut (dyn FnMut(Progress) + Send + 'static)>) {
+        (self.total_bytes, self.progress.as_deref_mut())
+    }
+
+    /// Marks the read finished (the arrow path read everything).
+    pub(crate) fn set_done(&mut self) {
+        self.done = true;
+        self.tick(true);
+    }
+}
+
 impl Iterator for BillReader {
     type Item = Result<BillLine, AwsError>;
 
@@ -257,31 +417,10 @@ impl Iterator for BillReader {
                 }
                 Some(Ok(x)) => x,
             };
-            self.report.rows += 1;
-            if self.report.rows % PROGRESS_EVERY == 0 {
-                self.tick(false);
-            }
-            match outcome {
-                Ok(Outcome::Line(line)) => {
-                    self.report.lines += 1;
-                    return Some(Ok(*line));
-                }
-                Ok(Outcome::Skipped) => {}
-                Err(fault) => {
-                    let location = match self.report.container {
-                        Container::Parquet => Location::Row(n),
-                        _ => Location::Line(n),
-                    };
-                    let m = self.malformed(location, fault);
-                    self.report.malformed_count += 1;
-                    if self.opts.strict {
-                        self.done = true;
-                        return Some(Err(AwsError::Strict(m)));
-                    }
-                    if self.report.malformed.len() < self.opts.max_reported {
-                        self.report.malformed.push(m);
-                    }
-                }
+            match self.take(n, outcome) {
+                Ok(Some(line)) => return Some(Ok(line)),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
             }
         }
     }

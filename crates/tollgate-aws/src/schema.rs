@@ -269,28 +269,17 @@ pub(crate) type Fault = (Option<String>, String);
 /// (or row number) and its outcome.
 pub(crate) type NextRow = Option<Result<(u64, Result<Outcome, Fault>), AwsError>>;
 
-const API_GATEWAY_CODE: &str = "AmazonApiGateway";
-const API_GATEWAY_NAME: &str = "Amazon API Gateway";
+pub(crate) const API_GATEWAY_CODE: &str = "AmazonApiGateway";
+pub(crate) const API_GATEWAY_NAME: &str = "Amazon API Gateway";
 
-/// Turns one row into a bill line, a skip, or a fault.
-pub(crate) fn normalise<R: Row>(
+/// Whether a row is an API Gateway line (by product code, else service name). Another
+/// service's row is counted in `skipped` under its name.
+pub(crate) fn classify<R: Row>(
     map: &ColumnMap,
-    row: &mut R,
-    file: &str,
-    line: u64,
+    row: &R,
     skipped: &mut BTreeMap<String, u64>,
-) -> Result<Outcome, Fault> {
-    let col = |f: Field| map.slot(f).map(|s| map.fields[s].2.clone());
-    let fault = |f: Field, m: String| (col(f), m);
-    let text = |row: &R, f: Field| -> Result<Option<String>, Fault> {
-        match map.slot(f) {
-            Some(s) => row
-                .text(s)
-                .map(|o| o.map(str::to_string))
-                .map_err(|m| fault(f, m)),
-            None => Ok(None),
-        }
-    };
+) -> Result<bool, Fault> {
+    let fault = |f: Field, m: String| (map.slot(f).map(|s| map.fields[s].2.clone()), m);
     let text_ref = |row: &R, f: Field| -> Result<bool, Fault> {
         // True when the field is API Gateway's product code / service name.
         match map.slot(f) {
@@ -325,6 +314,31 @@ pub(crate) fn normalise<R: Row>(
                 skipped.insert(name.to_string(), 1);
             }
         }
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Turns one row into a bill line, a skip, or a fault.
+pub(crate) fn normalise<R: Row>(
+    map: &ColumnMap,
+    row: &mut R,
+    file: &str,
+    line: u64,
+    skipped: &mut BTreeMap<String, u64>,
+) -> Result<Outcome, Fault> {
+    let col = |f: Field| map.slot(f).map(|s| map.fields[s].2.clone());
+    let fault = |f: Field, m: String| (col(f), m);
+    let text = |row: &R, f: Field| -> Result<Option<String>, Fault> {
+        match map.slot(f) {
+            Some(s) => row
+                .text(s)
+                .map(|o| o.map(str::to_string))
+                .map_err(|m| fault(f, m)),
+            None => Ok(None),
+        }
+    };
+    if !classify(map, row, skipped)? {
         return Ok(Outcome::Skipped);
     }
 

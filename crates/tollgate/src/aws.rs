@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use tollgate_aws::{meter_key, AwsError, BillReader, Malformed, ReadOptions, ReadReport, Sum};
+use tollgate_aws::{AwsError, BillReader, Malformed, ReadOptions, ReadReport, Sum};
 use tollgate_store::{BillLedger, ImportMeta, ImportOutcome, ImportRecord, Supersession};
 
 #[derive(Subcommand, Debug)]
@@ -133,23 +133,23 @@ fn read_one(
 ) -> Result<(BTreeMap<Key, Sum>, ReadReport), AwsError> {
     let (mut reader, bar) = open_reader(path, opts, show_progress)?;
     let mut groups: BTreeMap<Key, Sum> = BTreeMap::new();
-    let result = (|| {
-        for line in &mut reader {
-            let l = line?;
+    // The reader sums by account, region, meter and currency itself (no `BillLine` per line).
+    let format = reader.format().as_str();
+    let result = reader.sum_groups().map(|sums| {
+        for (k, s) in sums {
             let key = (
-                l.source.as_str().to_string(),
-                l.account.clone(),
-                l.region.clone().unwrap_or_else(|| "(none)".into()),
-                meter_key(&l),
-                l.currency.clone(),
+                format.to_string(),
+                k.account,
+                k.region.unwrap_or_else(|| "(none)".into()),
+                k.meter,
+                k.currency,
             );
             let e = groups.entry(key).or_default();
-            e.lines += 1;
-            e.usage += l.usage_amount;
-            e.cost += l.unblended_cost;
+            e.lines += s.lines;
+            e.usage += s.usage;
+            e.cost += s.cost;
         }
-        Ok::<_, AwsError>(())
-    })();
+    });
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
