@@ -343,3 +343,40 @@ fn the_rest_api_on_the_bill_gets_the_http_api_advice() {
         "{saving} for {monthly} requests: {per_million} per million"
     );
 }
+
+#[test]
+fn movers_compare_two_weeks_of_the_bill_by_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, lines) = import(dir.path(), false);
+    let (from, to) = (END - 7 * DAY, END);
+    let m = ok_json(&[
+        "cost",
+        "movers",
+        "--store",
+        &store,
+        "--from",
+        &rfc3339(from),
+        "--to",
+        &rfc3339(to),
+        "--by",
+        "account",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(m["data"], "bill");
+    assert_eq!(m["by"], serde_json::json!(["account"]));
+    assert_eq!(dec(&m["current_total"]), sum(&lines, from, to, None));
+    assert_eq!(
+        dec(&m["previous_total"]),
+        sum(&lines, from - 7 * DAY, from, None)
+    );
+    // The incident's account moved most (its week holds the spike).
+    let first = &m["movers"][0];
+    assert_eq!(first["account"], "222222222222", "{m}");
+    let a = Some("222222222222");
+    assert_eq!(dec(&first["current"]), sum(&lines, from, to, a));
+    assert_eq!(
+        dec(&first["previous"]),
+        sum(&lines, from - 7 * DAY, from, a)
+    );
+}
