@@ -150,11 +150,13 @@ impl CostSource for MeteredCosts<'_> {
 /// a line counted in the span its usage starts in.
 pub struct BillCosts<'a> {
     ledger: &'a mut dyn BillLedger,
+    /// The tag keys of the imported lines, read once.
+    tags: Option<Vec<String>>,
 }
 
 impl<'a> BillCosts<'a> {
     pub fn new(ledger: &'a mut dyn BillLedger) -> Self {
-        BillCosts { ledger }
+        BillCosts { ledger, tags: None }
     }
 }
 
@@ -197,9 +199,15 @@ impl CostSource for BillCosts<'_> {
     }
 
     fn cause_dimensions(&mut self) -> Vec<String> {
-        ["account", "region", "stage", "usage_type", "line_item_type"]
+        let mut dims: Vec<String> = ["account", "region", "stage", "usage_type", "line_item_type"]
             .map(String::from)
-            .to_vec()
+            .to_vec();
+        // Cost-allocation tags too (a team's spend); without them if they cannot be listed.
+        if self.tags.is_none() {
+            self.tags = self.ledger.bill_tag_names(i64::MIN, i64::MAX).ok();
+        }
+        dims.extend(self.tags.iter().flatten().map(|t| format!("tag:{t}")));
+        dims
     }
 
     fn hourly(&mut self, from: i64, to: i64) -> Result<bool, ForecastError> {
