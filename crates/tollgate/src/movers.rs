@@ -346,29 +346,59 @@ pub fn run(args: &MoversArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `/admin/movers?from=&to=&by=&limit=`.
-pub fn json(
-    ledger: &mut dyn Ledger,
-    catalog: &Catalog,
-    query: &str,
-) -> Result<String, ReportError> {
+/// `/admin/movers?from=&to=&by=&limit=` (its `data=` taken off): the period, the raw `by`
+/// list (parsed for the data it applies to) and the limit.
+pub fn parse_query(query: &str) -> Result<(Period, Option<String>, usize), ReportError> {
     let mut rest = form_urlencoded::Serializer::new(String::new());
     let mut limit = DEFAULT_LIMIT;
+    let mut by = None;
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        if k == "limit" {
-            limit = v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    ReportError::BadParameter(format!(
-                        "limit: `{v}` is not a number from 1 to 1000"
-                    ))
-                })?;
-        } else {
-            rest.append_pair(&k, &v);
+        match &*k {
+            "limit" => {
+                limit = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        ReportError::BadParameter(format!(
+                            "limit: `{v}` is not a number from 1 to 1000"
+                        ))
+                    })?;
+            }
+            "by" => by = Some(v.into_owned()),
+            _ => {
+                rest.append_pair(&k, &v);
+            }
         }
     }
-    let params = ReportParams::from_query(&rest.finish())?;
-    movers(ledger, catalog, FreeTier::Off, &params, limit).map(|m| m.to_json())
+    let period = ReportParams::from_query(&rest.finish())?.period;
+    Ok((period, by, limit))
+}
+
+/// The movers of `period` over `data`: metered usage priced by `catalog` (no free tier, as
+/// the admin API prices), or an imported bill.
+pub fn over(
+    data: &mut crate::data::Data,
+    catalog: &Catalog,
+    period: Period,
+    by: Option<&str>,
+    limit: usize,
+) -> Result<Movers, ReportError> {
+    match data {
+        crate::data::Data::Bill(bill) => movers_bill(bill.as_mut(), period, by, limit),
+        crate::data::Data::Metered(ledger) => {
+            let by = match by {
+                Some(list) => Dimension::parse_list(list)
+                    .map_err(|e| ReportError::BadParameter(format!("by: {e}")))?,
+                None => Vec::new(),
+            };
+            movers(
+                ledger.as_mut(),
+                catalog,
+                FreeTier::Off,
+                &ReportParams { period, by },
+                limit,
+            )
+        }
+    }
 }

@@ -111,14 +111,13 @@ pub fn run(args: &RecommendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `GET /admin/recommendations?from=&to=&min_saving=`: the same advice as the command, with
-/// its defaults; errors as (status, message): 400 for a bad parameter, 503 for the ledger.
-pub fn json(
-    ledger: &mut dyn tollgate_meter::Ledger,
-    catalog: &tollgate_pricing::Catalog,
+/// `GET /admin/recommendations?from=&to=&min_saving=`: the options (the command's defaults,
+/// no free tier); errors as (status, message), 400 for a bad parameter.
+pub fn parse_params<'a>(
     params: &std::collections::HashMap<String, String>,
     now: i64,
-) -> Result<String, (u16, String)> {
+    catalog: &'a tollgate_pricing::Catalog,
+) -> Result<RecommendOptions<'a>, (u16, String)> {
     let (from, to) = window(
         params.get("from").map(String::as_str),
         params.get("to").map(String::as_str),
@@ -132,10 +131,5 @@ pub fn json(
             .parse::<Decimal>()
             .map_err(|_| (400, format!("min_saving: `{s}` is not a decimal")))?;
     }
-    recommend(ledger, &options)
-        .map(|r| r.to_json())
-        .map_err(|e| match e {
-            RecommendError::BadParameter(m) => (400, m),
-            other => (503, other.to_string()),
-        })
+    Ok(options)
 }
