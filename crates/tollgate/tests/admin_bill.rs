@@ -7,38 +7,14 @@
 
 mod support;
 
+use support::{dec, fixture, ok_json};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
-use support::{binary, client, Gateway};
-
-fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/aws")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let out = Command::new(binary()).args(args).output().expect("run");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON")
-}
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a decimal string: {v}"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{v}: {e}"))
-}
+use support::{client, Gateway};
 
 /// What `cost forecast` and `cost anomalies` print money as: cents, half away from zero.
 fn cents(d: Decimal) -> String {

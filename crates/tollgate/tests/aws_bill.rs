@@ -6,44 +6,21 @@
 
 mod support;
 
+use support::{dec, fixture, ok_json};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/aws")
-        .join(name)
-        .display()
-        .to_string()
-}
-
 fn tollgate(args: &[&str]) -> Output {
     Command::new(support::binary()).args(args).output().unwrap()
 }
 
-fn ok_json(args: &[&str]) -> Value {
-    let out = tollgate(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap()
-}
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a decimal string: {v}"))
-        .parse()
-        .unwrap()
 }
 
 fn store(dir: &Path) -> String {

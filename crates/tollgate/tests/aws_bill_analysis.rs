@@ -6,13 +6,14 @@
 
 mod support;
 
+use support::{dec, ok_json};
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use rust_decimal::Decimal;
-use serde_json::Value;
 
 const HEADER: &str = "identity/LineItemId,identity/TimeInterval,bill/BillType,bill/PayerAccountId,bill/BillingPeriodStartDate,lineItem/UsageAccountId,lineItem/LineItemType,lineItem/UsageStartDate,lineItem/UsageEndDate,lineItem/ProductCode,lineItem/UsageType,lineItem/Operation,lineItem/AvailabilityZone,lineItem/ResourceId,lineItem/UsageAmount,lineItem/CurrencyCode,lineItem/UnblendedRate,lineItem/UnblendedCost,lineItem/BlendedCost,lineItem/LineItemDescription,product/ProductName,product/region,pricing/term,resourceTags/user:team";
 
@@ -36,23 +37,6 @@ fn rfc3339(t: i64) -> String {
 
 fn tollgate(args: &[&str]) -> Output {
     Command::new(support::binary()).args(args).output().unwrap()
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let out = tollgate(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a decimal string: {v}"))
-        .parse()
-        .unwrap()
 }
 
 /// (api, account, usage type, requests per hour at the peak).
