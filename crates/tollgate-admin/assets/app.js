@@ -5,7 +5,7 @@
 
 (() => {
   // --- state, token and URL -------------------------------------------------------------
-  const DEFAULTS = { period: '30d', from: '', to: '', api: '', stage: '', tag: '',
+  const DEFAULTS = { data: 'auto', period: '30d', from: '', to: '', api: '', stage: '', tag: '',
     by: 'api', interval: '', movers: 'route' };
   const state = { ...DEFAULTS };
   const charts = {};
@@ -125,6 +125,75 @@
     for (const r of rows) tbody.appendChild(r);
   }
 
+  // --- which data: the gateway meter or the imported AWS bill -------------------------------
+  // Forecast, anomalies and timeseries read either (`data=auto|metered|bill`) and say which in
+  // their `data` field; the other endpoints read the gateway meter only.
+  const DATA_NAMES = { metered: 'gateway meter', bill: 'AWS bill' };
+  const BY_OPTIONS = {
+    metered: [['api', 'API'], ['route', 'Route'], ['stage', 'Stage'], ['key', 'API key'],
+      ['status', 'Status class']],
+    bill: [['api', 'API'], ['stage', 'Stage'], ['account', 'Account'], ['region', 'Region'],
+      ['usage_type', 'Usage type'], ['line_item_type', 'Line item type']],
+  };
+  // What each bill-capable view showed last: `metered` or `bill`, from its answer.
+  const seen = {};
+  const billSelected = () => state.data === 'bill';
+
+  function setByOptions(kind) {
+    const select = document.getElementById('c-by');
+    if (select.dataset.kind === kind) return;
+    select.dataset.kind = kind;
+    select.replaceChildren(...BY_OPTIONS[kind].map(([v, label]) => {
+      const o = el('option', label);
+      o.value = v;
+      return o;
+    }));
+    select.value = state.by;
+  }
+  // A stack the chosen data cannot split by falls back to the API.
+  function checkBy() {
+    if (state.data === 'auto') return;
+    if (!BY_OPTIONS[state.data].some(([v]) => v === state.by)) state.by = 'api';
+    setByOptions(state.data);
+  }
+
+  function saw(view, data) {
+    seen[view] = data;
+    for (const b of document.querySelectorAll(`.src[data-src-for="${view}"]`)) {
+      b.textContent = data ? DATA_NAMES[data] || data : '';
+      b.dataset.data = data || '';
+    }
+    updateDataNote();
+  }
+
+  // Which data the figures are: the selection, or what `auto` chose (from the answers).
+  function updateDataNote() {
+    const kinds = [...new Set(Object.values(seen).filter(Boolean))];
+    const resolved = kinds.length === 1 ? kinds[0] : (kinds.length ? 'mixed' : '');
+    document.body.dataset.data = resolved;
+    const auto = document.querySelector('#f-data option[value="auto"]');
+    auto.textContent = state.data === 'auto' && resolved
+      ? `Auto: ${resolved === 'mixed' ? 'mixed' : DATA_NAMES[resolved]}` : 'Auto';
+    const note = document.getElementById('data-note');
+    note.replaceChildren();
+    let text = '';
+    if (resolved === 'bill') {
+      note.appendChild(el('b', 'AWS bill'));
+      text = ': imported bill lines at their unblended cost (credits, refunds and tax included).'
+        + (state.data === 'auto' ? ' Auto chose it: the period holds no metered usage.' : '')
+        + ' Top movers, recommendations and WebSocket connections read the gateway meter only.';
+    } else if (resolved === 'metered') {
+      note.appendChild(el('b', 'Gateway meter'));
+      text = ': usage the gateway metered, priced with AWS\'s rates by tollgate\'s catalog.';
+    } else if (resolved === 'mixed') {
+      note.appendChild(el('b', 'Mixed'));
+      text = ': auto chose per view — ' + Object.entries(seen).filter(([, v]) => v)
+        .map(([k, v]) => `${k}: ${DATA_NAMES[v] || v}`).join(', ') + '. Pick one above to compare.';
+    }
+    note.appendChild(document.createTextNode(text));
+    note.hidden = !resolved;
+  }
+
   // --- the period and the filters ----------------------------------------------------------
   const DAY = 86400000;
   function periodRange() {
@@ -184,7 +253,22 @@
     select.value = current;
   }
 
+  // Over the bill, the APIs and stages are the bill's (/admin/dimensions reads the meter):
+  // its series by API and by stage. Tags are not listed; `tag=` in the address still filters.
+  async function loadBillDimensions(range) {
+    const q = { data: 'bill', from: iso(range.from), to: iso(range.to), interval: 'day', limit: 100 };
+    const [a, s] = await Promise.all([
+      api('/admin/timeseries', { ...q, by: 'api' }),
+      api('/admin/timeseries', { ...q, by: 'stage', api: state.api }),
+    ]);
+    const values = (t, k) => t.series.map((x) => x[k]).filter((v) => v !== '(other)');
+    setOptions(document.getElementById('f-api'), values(a, 'api'), 'All APIs', state.api);
+    setOptions(document.getElementById('f-stage'), values(s, 'stage'), 'All stages', state.stage);
+    setOptions(document.getElementById('f-tag'), [], 'All tags', state.tag);
+  }
+
   async function loadDimensions(range) {
+    if (billSelected()) return loadBillDimensions(range);
     const d = await api('/admin/dimensions', { from: iso(range.from), to: iso(range.to) });
     setOptions(document.getElementById('f-api'), d.apis || [], 'All APIs', state.api);
     const stages = new Set();
@@ -210,6 +294,12 @@
         err.hidden = false;
       },
       loading() { p.dataset.status = 'loading'; },
+      // The AWS bill is selected and this view reads the gateway meter only: say so instead
+      // of drawing an empty table.
+      meteredOnly(what) {
+        this.fail(`Gateway meter only: ${what} Choose “Gateway meter” or “Auto” in Data to see it.`,
+          'metered-only');
+      },
     };
   }
 
@@ -242,9 +332,11 @@
     p.loading();
     try {
       const t = await api('/admin/timeseries', {
-        from: iso(range.from), to: iso(range.to), by: state.by, interval: state.interval,
-        api: state.api, stage: state.stage, tag: state.tag,
+        data: state.data, from: iso(range.from), to: iso(range.to), by: state.by,
+        interval: state.interval, api: state.api, stage: state.stage, tag: state.tag,
       });
+      saw('over-time', t.data);
+      setByOptions(t.data === 'bill' ? 'bill' : 'metered');
       const hourly = t.interval === 'hour';
       const labels = t.buckets.map((b) => (hourly ? hourLabel : dayLabel)(new Date(b)));
       const datasets = t.series.map((s, i) => ({
@@ -269,10 +361,15 @@
         },
       });
       p.el.dataset.series = String(datasets.length);
-      if (t.series.length === 0) p.fail('No usage in this period for these filters.', 'empty');
+      p.el.dataset.total = t.total;
+      if (t.series.length === 0) {
+        p.fail(t.data === 'bill' ? 'No bill lines in this period for these filters.'
+          : 'No usage in this period for these filters.', 'empty');
+      }
       else p.ok();
       return t;
     } catch (e) {
+      saw('over-time', null);
       p.fail(e);
       return null;
     }
@@ -285,13 +382,13 @@
     if (state.api) by.push('api');
     if (state.stage) by.push('stage');
     if (tag) by.push('tag:' + tag.name);
-    const f = await api('/admin/forecast', { by: by.join(',') });
-    if (by.length === 0) return { month: f.month, p: f };
+    const f = await api('/admin/forecast', { data: state.data, by: by.join(',') });
+    if (by.length === 0) return { month: f.month, data: f.data, p: f };
     const hit = (f.rows || []).find((r) => (!state.api || r.api === state.api)
       && (!state.stage || r.stage === state.stage)
       && (!tag || r['tag:' + tag.name] === tag.value));
     const zero = { actual_to_date: '0', forecast: '0', lower: '0', upper: '0' };
-    return { month: f.month, p: hit || zero };
+    return { month: f.month, data: f.data, p: hit || zero };
   }
 
   async function loadMonth() {
@@ -306,10 +403,11 @@
       const [f, t] = await Promise.all([
         forecastFor(),
         api('/admin/timeseries', {
-          from: iso(start), to: iso(end), interval: 'day', by: 'api',
+          data: state.data, from: iso(start), to: iso(end), interval: 'day', by: 'api',
           api: state.api, stage: state.stage, tag: state.tag,
         }),
       ]);
+      saw('month', f.data === t.data ? f.data : 'mixed');
       document.getElementById('k-mtd').textContent = money(f.p.actual_to_date);
       document.getElementById('k-month').textContent = f.month;
       document.getElementById('k-forecast').textContent = money(f.p.forecast);
@@ -355,6 +453,7 @@
       p.ok();
       return true;
     } catch (e) {
+      saw('month', null);
       p.fail(e);
       k.fail(e);
       return false;
@@ -378,10 +477,45 @@
     return m;
   }
 
+  function showPeriod(range, prevFrom, total, prevTotal, data) {
+    document.getElementById('k-period').textContent = money(total);
+    document.getElementById('k-period-range').textContent =
+      `${dayLabel(range.from)} – ${dayLabel(new Date(range.to - 1))}`
+      + (data === 'bill' ? ' · AWS bill' : '');
+    const change = total - prevTotal;
+    document.getElementById('k-change').textContent = signedMoney(change);
+    document.getElementById('k-prev').textContent =
+      `${pct(prevTotal ? change / prevTotal : NaN)} on ${money(prevTotal)} (${dayLabel(prevFrom)} – ${dayLabel(new Date(range.from - 1))})`;
+    document.getElementById('p-kpis').dataset.data = data;
+  }
+
+  // The period and the one before it from the bill: /admin/timeseries totals (daily, one
+  // series), the bill lines starting in each.
+  async function billPeriod(range) {
+    const prevFrom = new Date(range.from.getTime() - (range.to - range.from));
+    const q = { data: 'bill', interval: 'day', limit: 1, api: state.api, stage: state.stage, tag: state.tag };
+    const [now, prev] = await Promise.all([
+      api('/admin/timeseries', { ...q, from: iso(range.from), to: iso(range.to) }),
+      api('/admin/timeseries', { ...q, from: iso(prevFrom), to: iso(range.from) }),
+    ]);
+    return { prevFrom, total: dec(now.total), prevTotal: dec(prev.total), lines: now.series.length + prev.series.length };
+  }
+
   async function loadMovers(range) {
     const p = panel('p-movers');
     const k = panel('p-kpis');
     p.loading();
+    if (billSelected()) {
+      p.meteredOnly('top movers compare routes, API keys and clients, which the gateway meters and a bill does not have.');
+      try {
+        const b = await billPeriod(range);
+        showPeriod(range, b.prevFrom, b.total, b.prevTotal, 'bill');
+        k.ok();
+      } catch (e) {
+        k.fail(e);
+      }
+      return;
+    }
     try {
       const dim = state.movers;
       const c = await loadCosts(range, dim === 'route' ? ['route'] : [dim]);
@@ -390,13 +524,16 @@
       const prev = sumBy(c.prev, key);
       const total = [...now.values()].reduce((a, b) => a + b, 0);
       const prevTotal = [...prev.values()].reduce((a, b) => a + b, 0);
-      document.getElementById('k-period').textContent = money(total);
-      document.getElementById('k-period-range').textContent =
-        `${dayLabel(range.from)} – ${dayLabel(new Date(range.to - 1))}`;
-      const change = total - prevTotal;
-      document.getElementById('k-change').textContent = signedMoney(change);
-      document.getElementById('k-prev').textContent =
-        `${pct(prevTotal ? change / prevTotal : NaN)} on ${money(prevTotal)} (${dayLabel(c.prevFrom)} – ${dayLabel(new Date(range.from - 1))})`;
+      // Auto over a store with no metered usage in either period: the bill's, if it has any.
+      let shown = false;
+      if (state.data === 'auto' && c.now.length === 0 && c.prev.length === 0) {
+        const b = await billPeriod(range).catch(() => null);
+        if (b && b.lines > 0) {
+          showPeriod(range, b.prevFrom, b.total, b.prevTotal, 'bill');
+          shown = true;
+        }
+      }
+      if (!shown) showPeriod(range, c.prevFrom, total, prevTotal, 'metered');
       k.ok();
       const names = new Set([...now.keys(), ...prev.keys()]);
       const movers = [...names].map((n) => ({ n, a: prev.get(n) || 0, b: now.get(n) || 0 }))
@@ -419,7 +556,8 @@
     const p = panel('p-anomalies');
     p.loading();
     try {
-      const a = await api('/admin/anomalies', { from: iso(range.from), to: iso(range.to) });
+      const a = await api('/admin/anomalies', { data: state.data, from: iso(range.from), to: iso(range.to) });
+      saw('anomalies', a.data);
       const tag = tagFilter();
       const list = (a.anomalies || []).filter((x) => {
         const d = x.dimensions || {};
@@ -442,6 +580,7 @@
       p.el.dataset.count = String(list.length);
       p.ok();
     } catch (e) {
+      saw('anomalies', null);
       p.fail(e);
     }
   }
@@ -458,7 +597,8 @@
     p.loading();
     const total = document.getElementById('r-total');
     try {
-      const r = await api('/admin/recommendations');
+      // Over a bill only the REST-to-HTTP advice can be priced (the answer says `data`).
+      const r = await api('/admin/recommendations', { data: state.data });
       // Filtered by the dimensions a recommendation names (else the `api/stage` target).
       const tag = tagFilter();
       const list = (r.recommendations || []).filter((x) => {
@@ -488,6 +628,10 @@
   async function loadWebsockets(range) {
     const p = panel('p-websockets');
     p.loading();
+    if (billSelected()) {
+      p.meteredOnly('live connections are the gateway\'s own, and connection minutes against messages come from its meter.');
+      return;
+    }
     const problems = [];
     // Live connections: optional (404 when this gateway has no WebSocket API or no support).
     try {
@@ -551,6 +695,7 @@
 
   // --- wiring -------------------------------------------------------------------------------
   function syncForm() {
+    document.getElementById('f-data').value = state.data;
     document.getElementById('f-period').value = state.period;
     document.getElementById('f-from').value = state.from;
     document.getElementById('f-to').value = state.to;
@@ -569,6 +714,7 @@
     const jobs = [];
     const all = !what;
     if (all || what === 'filters') {
+      for (const v of Object.keys(seen)) delete seen[v];
       jobs.push(loadDimensions(range).catch((e) => panel('p-kpis').fail(e)));
       jobs.push(loadMonth(), loadMovers(range), loadAnomalies(range), loadRecommendations(),
         loadWebsockets(range));
@@ -583,6 +729,7 @@
     document.getElementById(id).addEventListener('change', (ev) => {
       state[key] = ev.target.value;
       if (key === 'api') state.stage = '';
+      if (key === 'data') { state.api = ''; state.stage = ''; checkBy(); }
       if (key === 'period' && state.period === 'custom' && !state.from) {
         const r = periodRange();
         state.from = iso(r.from).slice(0, 10);
@@ -593,6 +740,7 @@
   }
 
   function start() {
+    onChange('f-data', 'data', 'filters');
     onChange('f-period', 'period', 'filters');
     onChange('f-from', 'from', 'filters');
     onChange('f-to', 'to', 'filters');
@@ -605,7 +753,9 @@
     document.getElementById('f-refresh').addEventListener('click', () => refresh());
     document.getElementById('filters').addEventListener('submit', (e) => { e.preventDefault(); refresh(); });
     // For people poking from the console and for the browser test.
-    window.tollgate = { state, charts, refresh, generation: () => generation };
+    window.tollgate = { state, charts, refresh, seen, generation: () => generation };
+    if (!['auto', 'metered', 'bill'].includes(state.data)) state.data = 'auto';
+    checkBy();
     refresh();
   }
 

@@ -1,7 +1,10 @@
-//! Cost intelligence over the ledger. So far: monthly dollar budgets ([`budget`]).
+//! Cost intelligence over the ledger: budgets ([`budget`]), month-end forecasts
+//! ([`forecast`]), anomalies with their cause ([`anomaly`]), savings advice ([`recommend`])
+//! and the simulator that exercises them ([`simulate`]).
 //!
-//! Everything here reads the ledger through the `Ledger` trait and prices with
-//! `tollgate-pricing`; nothing is on the request path. The gateway's binary runs the
+//! Everything here reads the ledger through the `Ledger` trait (metered usage, priced with
+//! `tollgate-pricing`) or, for forecasts and anomalies, any [`source::CostSource`] (imported
+//! AWS bills too); nothing is on the request path. The gateway's binary runs the
 //! evaluations on a timer and turns their results into alerts and enforcement.
 
 pub mod anomaly;
@@ -9,6 +12,7 @@ pub mod budget;
 pub mod forecast;
 pub mod recommend;
 pub mod simulate;
+pub mod source;
 
 pub use budget::{evaluate, Alert, AlertTracker, BudgetError, BudgetSpec, BudgetStatus};
 

@@ -168,12 +168,14 @@ fn rows_add_up_to_the_actual_and_short_histories_use_the_run_rate() {
     assert!(t.lower < t.forecast && t.forecast < t.upper, "{t:?}");
     assert!(t.actual_to_date > Decimal::ZERO);
     let json: serde_json::Value = serde_json::from_str(&f.to_json()).unwrap();
+    assert_eq!(json["data"], "metered");
     let mut keys: Vec<&String> = json.as_object().unwrap().keys().collect();
     keys.sort();
     assert_eq!(
         keys,
         [
             "actual_to_date",
+            "data",
             "forecast",
             "lower",
             "month",

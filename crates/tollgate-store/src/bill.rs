@@ -303,6 +303,10 @@ pub trait BillLedger: Send {
     /// The tag keys used by lines starting in the period, sorted.
     fn bill_tag_names(&mut self, from: i64, to: i64) -> Result<Vec<String>, LedgerError>;
 
+    /// The shortest usage span (seconds) of the lines starting in the period: 3600 for an
+    /// hourly export, 86400 for a daily one; `None` without lines.
+    fn bill_min_span(&mut self, from: i64, to: i64) -> Result<Option<i64>, LedgerError>;
+
     /// The store, for messages (`sqlite://…`).
     fn describe_bill(&self) -> String;
 }
@@ -610,6 +614,18 @@ impl BillLedger for SqliteLedger {
             );
         }
         Ok(out)
+    }
+
+    fn bill_min_span(&mut self, from: i64, to: i64) -> Result<Option<i64>, LedgerError> {
+        let on_err = sql_err(&self.store, "bill granularity");
+        self.conn
+            .prepare_cached(
+                "SELECT MIN(usage_end - usage_start) FROM bill_lines \
+                 WHERE usage_start >= ?1 AND usage_start < ?2 AND usage_end > usage_start",
+            )
+            .map_err(&on_err)?
+            .query_row([from, to], |r| r.get(0))
+            .map_err(&on_err)
     }
 
     fn supersessions(&mut self) -> Result<Vec<Supersession>, LedgerError> {

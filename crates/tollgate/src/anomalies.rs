@@ -6,8 +6,12 @@ use crate::report::unix_now;
 use clap::{Args, ValueEnum};
 use rust_decimal::Decimal;
 use tollgate_analytics::anomaly::{
-    detect, AnomalyOptions, DEFAULT_MIN_IMPACT, DEFAULT_SENSITIVITY, DEFAULT_WEEKS,
+    detect, detect_costs, Anomalies, AnomalyError, AnomalyOptions, DEFAULT_MIN_IMPACT,
+    DEFAULT_SENSITIVITY, DEFAULT_WEEKS,
 };
+use tollgate_analytics::source::BillCosts;
+
+use crate::data::{Data, DataChoice};
 
 /// Output format of `cost anomalies`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,6 +43,11 @@ pub struct AnomaliesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: AnomaliesFormat,
+    /// The data examined: metered usage priced by the catalog, or imported AWS bill lines
+    /// at their own cost (auto: metered usage when the period or its baseline holds any,
+    /// else the bill).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub data: DataChoice,
     #[command(flatten)]
     pub prices: PriceArgs,
 }
@@ -57,14 +66,29 @@ pub fn window(
     })
 }
 
+/// The anomalies of `options`' period in `data`. Shared by the command and
+/// `/admin/anomalies`.
+pub fn over(data: &mut Data, options: &AnomalyOptions<'_>) -> Result<Anomalies, AnomalyError> {
+    match data {
+        Data::Metered(ledger) => detect(ledger.as_mut(), options),
+        Data::Bill(bill) => detect_costs(&mut BillCosts::new(bill.as_mut()), options),
+    }
+}
+
+/// The span an anomaly search reads: the period and its baseline weeks.
+pub fn span(from: i64, to: i64) -> (i64, i64) {
+    (from - i64::from(DEFAULT_WEEKS) * 7 * 86_400, to)
+}
+
 pub fn run(args: &AnomaliesArgs) -> anyhow::Result<()> {
     let (from, to) = window(args.from.as_deref(), args.to.as_deref(), unix_now(), "--")
         .map_err(|e| anyhow::anyhow!(e))?;
     let catalog = args.prices.catalog()?;
     let url = tollgate_store::parse_store_url(&args.store)?;
-    let mut ledger = tollgate_store::open(&url, tollgate_store::OpenMode::MustExist)?;
-    let found = detect(
-        ledger.as_mut(),
+    let (read_from, read_to) = span(from, to);
+    let mut data = crate::data::open(&url, args.data, read_from, read_to)?;
+    let found = over(
+        &mut data,
         &AnomalyOptions {
             catalog: &catalog,
             free_tier: args.prices.free_tier(),

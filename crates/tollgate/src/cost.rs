@@ -168,12 +168,22 @@ pub struct ReportArgs {
     #[arg(long)]
     pub to: Option<String>,
     /// Group by any of api, stage, route, key, client, status, reason, region, tag:NAME
-    /// (comma-separated).
+    /// (comma-separated); over an imported bill, any of api, stage, account, region,
+    /// usage_type, month, tag:NAME.
     #[arg(long)]
     pub by: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: ReportFormat,
+    /// What is reported: metered usage priced by the catalog, or imported AWS bill lines at
+    /// their own unblended cost (as `cost bill`). Auto: metered usage when the period holds
+    /// any, else the bill.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub data: crate::data::DataChoice,
+    /// Over an imported bill: also price its usage with tollgate's catalog (as `cost bill
+    /// --reprice`).
+    #[arg(long)]
+    pub reprice: bool,
     #[command(flatten)]
     pub prices: PriceArgs,
 }
@@ -215,11 +225,48 @@ impl PriceArgs {
     }
 }
 
+/// `cost report` over imported bill lines: `cost bill` for the report's period.
+fn run_bill_report(
+    args: &ReportArgs,
+    period: tollgate_pricing::report::Period,
+) -> anyhow::Result<()> {
+    let format = match args.format {
+        ReportFormat::Table => Format::Table,
+        ReportFormat::Json => Format::Json,
+        ReportFormat::Csv => Format::Csv,
+        ReportFormat::Focus => anyhow::bail!(
+            "--format focus exports metered usage; an imported bill is already AWS's own \
+             export (use --data metered, or --format table|json|csv)"
+        ),
+    };
+    crate::bill::run(&crate::bill::BillArgs {
+        store: args.store.clone(),
+        from: Some(period.start_rfc3339()),
+        to: Some(period.end_rfc3339()),
+        by: args.by.clone(),
+        format,
+        reprice: args.reprice,
+        prices: PriceArgs {
+            free_tier: args.prices.free_tier,
+            offer_file: args.prices.offer_file.clone(),
+        },
+    })
+}
+
 pub fn run_report(args: &ReportArgs) -> anyhow::Result<()> {
+    let url = tollgate_store::parse_store_url(&args.store)?;
+    // The period alone first: which data to read depends on it, the dimensions on the data.
+    let period = ReportParams::parse(args.from.as_deref(), args.to.as_deref(), None)?.period;
+    let data = crate::data::open(&url, args.data, period.start(), period.end())?;
+    let mut ledger = match data {
+        crate::data::Data::Metered(ledger) => ledger,
+        crate::data::Data::Bill(_) => return run_bill_report(args, period),
+    };
+    if args.reprice {
+        anyhow::bail!("--reprice applies to imported bills (--data bill); metered usage is always priced by the catalog");
+    }
     let params = ReportParams::parse(args.from.as_deref(), args.to.as_deref(), args.by.as_deref())?;
     let catalog = args.prices.catalog()?;
-    let url = tollgate_store::parse_store_url(&args.store)?;
-    let mut ledger = tollgate_store::open(&url, tollgate_store::OpenMode::MustExist)?;
     let out = match args.format {
         ReportFormat::Focus => report::focus(
             ledger.as_mut(),

@@ -2,10 +2,16 @@
 
 use anyhow::bail;
 use clap::{Args, ValueEnum};
-use tollgate_analytics::forecast::{forecast, ForecastOptions, DEFAULT_HISTORY_DAYS};
+use tollgate_analytics::forecast::{
+    forecast, forecast_costs, ForecastError, ForecastOptions, MonthForecast, DEFAULT_HISTORY_DAYS,
+};
+use tollgate_analytics::source::BillCosts;
+use tollgate_pricing::{Catalog, FreeTier};
+use tollgate_store::BillDimension;
 use tollgate_types::usage::Dimension;
 
 use crate::cost::PriceArgs;
+use crate::data::{Data, DataChoice};
 
 /// Output format of `cost forecast`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -22,9 +28,14 @@ pub struct ForecastArgs {
     #[arg(long, value_name = "URL", default_value = crate::serve::DEFAULT_STORE)]
     pub store: String,
     /// Rows per group: any of api, stage, route, tag:NAME (comma-separated; default: the
-    /// total only).
+    /// total only); over an imported bill, any of api, stage, account, region, usage_type,
+    /// line_item_type, tag:NAME.
     #[arg(long)]
     pub by: Option<String>,
+    /// The data forecast: metered usage priced by the catalog, or imported AWS bill lines
+    /// at their own cost (auto: metered usage when the history holds any, else the bill).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub data: DataChoice,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: ForecastFormat,
@@ -63,8 +74,54 @@ pub fn parse_by(list: Option<&str>, name: &str) -> Result<Vec<Dimension>, String
     }
 }
 
+/// The forecast's rows over an imported bill: the bill's dimensions but `month`.
+pub fn parse_bill_by(list: Option<&str>, name: &str) -> Result<Vec<String>, String> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    let by = BillDimension::parse_list(list).map_err(|e| format!("{name} {list}: {e}"))?;
+    if by.contains(&BillDimension::Month) {
+        return Err(format!(
+            "{name} {list}: `month` is not a forecast row (the forecast is of one month)"
+        ));
+    }
+    Ok(by.iter().map(BillDimension::name).collect())
+}
+
+/// The forecast of the month containing `now` over `data`, rows by `by` (parsed for the
+/// data's kind; `name` spells the parameter in errors). Shared by the command and
+/// `/admin/forecast`.
+pub fn over(
+    data: &mut Data,
+    by: Option<&str>,
+    name: &str,
+    catalog: &Catalog,
+    free_tier: FreeTier,
+    now: i64,
+    history_days: u32,
+) -> Result<MonthForecast, ForecastError> {
+    match data {
+        Data::Metered(ledger) => {
+            let by = parse_by(by, name).map_err(ForecastError::BadParameter)?;
+            forecast(
+                ledger.as_mut(),
+                &ForecastOptions {
+                    catalog,
+                    free_tier,
+                    by: &by,
+                    now,
+                    history_days,
+                },
+            )
+        }
+        Data::Bill(bill) => {
+            let by = parse_bill_by(by, name).map_err(ForecastError::BadParameter)?;
+            forecast_costs(&mut BillCosts::new(bill.as_mut()), &by, now, history_days)
+        }
+    }
+}
+
 pub fn run(args: &ForecastArgs) -> anyhow::Result<()> {
-    let by = parse_by(args.by.as_deref(), "--by").map_err(|e| anyhow::anyhow!(e))?;
     if args.history_days > 366 {
         bail!("--history-days {}: expected 0 to 366", args.history_days);
     }
@@ -74,16 +131,18 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<()> {
     };
     let catalog = args.prices.catalog()?;
     let url = tollgate_store::parse_store_url(&args.store)?;
-    let mut ledger = tollgate_store::open(&url, tollgate_store::OpenMode::MustExist)?;
-    let f = forecast(
-        ledger.as_mut(),
-        &ForecastOptions {
-            catalog: &catalog,
-            free_tier: args.prices.free_tier(),
-            by: &by,
-            now,
-            history_days: args.history_days,
-        },
+    let today = now - now.rem_euclid(86_400);
+    // The history, and the month so far (at most 31 days back).
+    let from = (today - i64::from(args.history_days) * 86_400).min(today - 31 * 86_400);
+    let mut data = crate::data::open(&url, args.data, from, now)?;
+    let f = over(
+        &mut data,
+        args.by.as_deref(),
+        "--by",
+        &catalog,
+        args.prices.free_tier(),
+        now,
+        args.history_days,
     )?;
     print!(
         "{}",

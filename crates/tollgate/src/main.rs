@@ -8,6 +8,7 @@ mod aws;
 mod bill;
 mod budgets;
 mod cost;
+mod data;
 mod forecast;
 mod movers;
 mod recommend;

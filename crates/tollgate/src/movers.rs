@@ -40,7 +40,11 @@ impl Mover {
 pub struct Movers {
     pub period: Period,
     pub previous_period: Period,
-    pub by: Vec<Dimension>,
+    /// The grouping dimensions' names (`api`, `route`, `account`…).
+    pub by: Vec<String>,
+    /// What the costs are: `metered` (usage priced by the catalog) or `bill` (imported AWS
+    /// bill lines at their unblended cost).
+    pub data: &'static str,
     pub previous_total: Decimal,
     pub current_total: Decimal,
     /// Largest absolute change first; groups whose cost did not change are left out.
@@ -61,9 +65,8 @@ pub fn movers(
     } else {
         params.by.clone()
     };
-    let (start, end) = (params.period.start(), params.period.end());
-    let previous_period = Period::new(start - (end - start), start)?;
-    let cost_by_group = |ledger: &mut dyn Ledger, period: Period| {
+    let names: Vec<String> = by.iter().map(Dimension::name).collect();
+    rank(params.period, names, limit, "metered", |period| {
         let report = crate::report::cost(
             ledger,
             catalog,
@@ -77,10 +80,49 @@ pub fn movers(
         for row in report.rows() {
             *sums.entry(row.group.clone()).or_default() += row.cost;
         }
-        Ok::<_, ReportError>((sums, report.total()))
+        Ok((report.total(), sums))
+    })
+}
+
+/// The movers of imported AWS bill lines (their unblended cost), grouped by the bill's
+/// dimensions `by` (default: api, account).
+pub fn movers_bill(
+    bill: &mut dyn tollgate_store::BillLedger,
+    period: Period,
+    by: Option<&str>,
+    limit: usize,
+) -> Result<Movers, ReportError> {
+    let dims = match by {
+        Some(list) => tollgate_store::BillDimension::parse_list(list)
+            .map_err(|e| ReportError::BadParameter(format!("by: {e}")))?,
+        None => vec![
+            tollgate_store::BillDimension::Api,
+            tollgate_store::BillDimension::Account,
+        ],
     };
-    let (now, current_total) = cost_by_group(ledger, params.period)?;
-    let (before, previous_total) = cost_by_group(ledger, previous_period)?;
+    let names: Vec<String> = dims.iter().map(|d| d.name()).collect();
+    let mut source = tollgate_analytics::source::BillCosts::new(bill);
+    rank(period, names.clone(), limit, "bill", |p| {
+        use tollgate_analytics::source::CostSource as _;
+        source
+            .cost(p.start(), p.end(), &names)
+            .map_err(|e| ReportError::BadParameter(e.to_string()))
+    })
+}
+
+/// Costs `period` and the period of the same length before it with `cost` (total and per
+/// group), and ranks the groups' changes.
+fn rank(
+    period: Period,
+    by: Vec<String>,
+    limit: usize,
+    data: &'static str,
+    mut cost: impl FnMut(Period) -> Result<(Decimal, BTreeMap<Vec<String>, Decimal>), ReportError>,
+) -> Result<Movers, ReportError> {
+    let (start, end) = (period.start(), period.end());
+    let previous_period = Period::new(start - (end - start), start)?;
+    let (current_total, now) = cost(period)?;
+    let (previous_total, before) = cost(previous_period)?;
     let mut groups: BTreeMap<Vec<String>, Mover> = BTreeMap::new();
     for (group, cost) in &before {
         groups.entry(group.clone()).or_insert_with(|| Mover {
@@ -111,9 +153,10 @@ pub fn movers(
     });
     movers.truncate(limit);
     Ok(Movers {
-        period: params.period,
+        period,
         previous_period,
         by,
+        data,
         previous_total,
         current_total,
         movers,
@@ -137,7 +180,7 @@ impl Movers {
             .map(|m| {
                 let mut o = Map::new();
                 for (d, v) in self.by.iter().zip(&m.group) {
-                    o.insert(d.name(), v.clone().into());
+                    o.insert(d.clone(), v.clone().into());
                 }
                 o.insert("previous".into(), exact(m.previous).into());
                 o.insert("current".into(), exact(m.current).into());
@@ -151,12 +194,13 @@ impl Movers {
             .collect();
         json!({
             "currency": tollgate_pricing::CURRENCY,
+            "data": self.data,
             "period": {"from": self.period.start_rfc3339(), "to": self.period.end_rfc3339()},
             "previous_period": {
                 "from": self.previous_period.start_rfc3339(),
                 "to": self.previous_period.end_rfc3339(),
             },
-            "by": self.by.iter().map(Dimension::name).collect::<Vec<_>>(),
+            "by": self.by,
             "previous_total": exact(self.previous_total),
             "current_total": exact(self.current_total),
             "change": exact(self.current_total - self.previous_total),
@@ -168,7 +212,7 @@ impl Movers {
     /// CSV: the dimensions, then `previous,current,change,change_percent` (exact).
     pub fn to_csv(&self) -> String {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let mut header: Vec<String> = self.by.iter().map(Dimension::name).collect();
+        let mut header: Vec<String> = self.by.clone();
         header.extend(["previous", "current", "change", "change_percent"].map(String::from));
         let _ = w.write_record(&header);
         for m in &self.movers {
@@ -192,7 +236,7 @@ impl Movers {
                 format!("+{}", cents(d))
             }
         };
-        let mut header: Vec<String> = self.by.iter().map(Dimension::name).collect();
+        let mut header: Vec<String> = self.by.clone();
         header.extend(["previous", "current", "change", "%"].map(String::from));
         let rows: Vec<Vec<String>> = self
             .movers
@@ -250,9 +294,15 @@ pub struct MoversArgs {
     /// End of the period (exclusive).
     #[arg(long)]
     pub to: Option<String>,
-    /// Group by these dimensions (default: api,route).
+    /// Group by these dimensions (default: api,route; over an imported bill: api,account,
+    /// and any of api, stage, account, region, usage_type, meter, line_item_type, month,
+    /// tag:NAME).
     #[arg(long)]
     pub by: Option<String>,
+    /// What is compared: metered usage priced by the catalog, or imported AWS bill lines at
+    /// their own cost (auto: metered usage when either period holds any, else the bill).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub data: crate::data::DataChoice,
     /// Movers listed.
     #[arg(long, default_value_t = DEFAULT_LIMIT)]
     pub limit: usize,
@@ -264,17 +314,26 @@ pub struct MoversArgs {
 }
 
 pub fn run(args: &MoversArgs) -> anyhow::Result<()> {
-    let params = ReportParams::parse(args.from.as_deref(), args.to.as_deref(), args.by.as_deref())?;
-    let catalog = args.prices.catalog()?;
     let url = tollgate_store::parse_store_url(&args.store)?;
-    let mut ledger = tollgate_store::open(&url, tollgate_store::OpenMode::MustExist)?;
-    let m = movers(
-        ledger.as_mut(),
-        &catalog,
-        args.prices.free_tier(),
-        &params,
-        args.limit,
-    )?;
+    let period = ReportParams::parse(args.from.as_deref(), args.to.as_deref(), None)?.period;
+    let (start, end) = (period.start(), period.end());
+    let m = match crate::data::open(&url, args.data, start - (end - start), end)? {
+        crate::data::Data::Bill(mut bill) => {
+            movers_bill(bill.as_mut(), period, args.by.as_deref(), args.limit)?
+        }
+        crate::data::Data::Metered(mut ledger) => {
+            let params =
+                ReportParams::parse(args.from.as_deref(), args.to.as_deref(), args.by.as_deref())?;
+            let catalog = args.prices.catalog()?;
+            movers(
+                ledger.as_mut(),
+                &catalog,
+                args.prices.free_tier(),
+                &params,
+                args.limit,
+            )?
+        }
+    };
     let out = match args.format {
         MoversFormat::Json => m.to_json(),
         MoversFormat::Csv => m.to_csv(),
@@ -287,29 +346,59 @@ pub fn run(args: &MoversArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `/admin/movers?from=&to=&by=&limit=`.
-pub fn json(
-    ledger: &mut dyn Ledger,
-    catalog: &Catalog,
-    query: &str,
-) -> Result<String, ReportError> {
+/// `/admin/movers?from=&to=&by=&limit=` (its `data=` taken off): the period, the raw `by`
+/// list (parsed for the data it applies to) and the limit.
+pub fn parse_query(query: &str) -> Result<(Period, Option<String>, usize), ReportError> {
     let mut rest = form_urlencoded::Serializer::new(String::new());
     let mut limit = DEFAULT_LIMIT;
+    let mut by = None;
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        if k == "limit" {
-            limit = v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    ReportError::BadParameter(format!(
-                        "limit: `{v}` is not a number from 1 to 1000"
-                    ))
-                })?;
-        } else {
-            rest.append_pair(&k, &v);
+        match &*k {
+            "limit" => {
+                limit = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        ReportError::BadParameter(format!(
+                            "limit: `{v}` is not a number from 1 to 1000"
+                        ))
+                    })?;
+            }
+            "by" => by = Some(v.into_owned()),
+            _ => {
+                rest.append_pair(&k, &v);
+            }
         }
     }
-    let params = ReportParams::from_query(&rest.finish())?;
-    movers(ledger, catalog, FreeTier::Off, &params, limit).map(|m| m.to_json())
+    let period = ReportParams::from_query(&rest.finish())?.period;
+    Ok((period, by, limit))
+}
+
+/// The movers of `period` over `data`: metered usage priced by `catalog` (no free tier, as
+/// the admin API prices), or an imported bill.
+pub fn over(
+    data: &mut crate::data::Data,
+    catalog: &Catalog,
+    period: Period,
+    by: Option<&str>,
+    limit: usize,
+) -> Result<Movers, ReportError> {
+    match data {
+        crate::data::Data::Bill(bill) => movers_bill(bill.as_mut(), period, by, limit),
+        crate::data::Data::Metered(ledger) => {
+            let by = match by {
+                Some(list) => Dimension::parse_list(list)
+                    .map_err(|e| ReportError::BadParameter(format!("by: {e}")))?,
+                None => Vec::new(),
+            };
+            movers(
+                ledger.as_mut(),
+                catalog,
+                FreeTier::Off,
+                &ReportParams { period, by },
+                limit,
+            )
+        }
+    }
 }

@@ -4,11 +4,13 @@
 use clap::{Args, ValueEnum};
 use rust_decimal::Decimal;
 use tollgate_analytics::recommend::{
-    recommend, RecommendOptions, DEFAULT_BACKEND_COST_PER_MILLION, DEFAULT_COMPRESSION_RATIO,
-    DEFAULT_MIN_SAVING, DEFAULT_PERIOD_DAYS,
+    recommend, recommend_bill, RecommendError, RecommendOptions, Recommendations,
+    DEFAULT_BACKEND_COST_PER_MILLION, DEFAULT_COMPRESSION_RATIO, DEFAULT_MIN_SAVING,
+    DEFAULT_PERIOD_DAYS,
 };
 
 use crate::cost::PriceArgs;
+use crate::data::{Data, DataChoice};
 use crate::report::unix_now;
 
 /// Output format of `cost recommend`.
@@ -45,6 +47,11 @@ pub struct RecommendArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: RecommendFormat,
+    /// The data examined: metered usage, or imported AWS bill lines (which support the
+    /// REST-to-HTTP advice only; auto: metered usage when the period holds any, else the
+    /// bill).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub data: DataChoice,
     #[command(flatten)]
     pub prices: PriceArgs,
 }
@@ -64,14 +71,25 @@ pub fn window(
     })
 }
 
+/// The advice for `options`' period of `data`.
+pub fn over(
+    data: &mut Data,
+    options: &RecommendOptions<'_>,
+) -> Result<Recommendations, RecommendError> {
+    match data {
+        Data::Metered(ledger) => recommend(ledger.as_mut(), options),
+        Data::Bill(bill) => recommend_bill(bill.as_mut(), options),
+    }
+}
+
 pub fn run(args: &RecommendArgs) -> anyhow::Result<()> {
     let (from, to) = window(args.from.as_deref(), args.to.as_deref(), unix_now(), "--")
         .map_err(|e| anyhow::anyhow!(e))?;
     let catalog = args.prices.catalog()?;
     let url = tollgate_store::parse_store_url(&args.store)?;
-    let mut ledger = tollgate_store::open(&url, tollgate_store::OpenMode::MustExist)?;
-    let found = recommend(
-        ledger.as_mut(),
+    let mut data = crate::data::open(&url, args.data, from, to)?;
+    let found = over(
+        &mut data,
         &RecommendOptions {
             catalog: &catalog,
             free_tier: args.prices.free_tier(),
@@ -93,15 +111,13 @@ pub fn run(args: &RecommendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `GET /admin/recommendations?from=&to=&min_saving=`: the same advice as the command, with
-/// its defaults; errors as (status, message): 400 for a bad parameter, 503 for the ledger.
-pub fn json(
-    ledger: &mut dyn tollgate_meter::Ledger,
-    catalog: &tollgate_pricing::Catalog,
+/// `GET /admin/recommendations?from=&to=&min_saving=`: the options (the command's defaults,
+/// no free tier); errors as (status, message), 400 for a bad parameter.
+pub fn parse_params<'a>(
     params: &std::collections::HashMap<String, String>,
     now: i64,
-) -> Result<String, (u16, String)> {
-    use tollgate_analytics::recommend::RecommendError;
+    catalog: &'a tollgate_pricing::Catalog,
+) -> Result<RecommendOptions<'a>, (u16, String)> {
     let (from, to) = window(
         params.get("from").map(String::as_str),
         params.get("to").map(String::as_str),
@@ -115,10 +131,5 @@ pub fn json(
             .parse::<Decimal>()
             .map_err(|_| (400, format!("min_saving: `{s}` is not a decimal")))?;
     }
-    recommend(ledger, &options)
-        .map(|r| r.to_json())
-        .map_err(|e| match e {
-            RecommendError::BadParameter(m) => (400, m),
-            other => (503, other.to_string()),
-        })
+    Ok(options)
 }

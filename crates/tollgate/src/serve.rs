@@ -233,7 +233,10 @@ async fn serve(
             connections: {
                 let gateway = Arc::clone(&gateway);
                 let catalog = Arc::new(tollgate_pricing::Catalog::embedded());
-                Arc::new(move |_query: &str| Ok(connections_json(&gateway, &catalog)))
+                Arc::new(move |query: &str| {
+                    metered_only("/admin/connections", query)?;
+                    Ok(connections_json(&gateway, &catalog))
+                })
             },
             quotas: {
                 let gateway = Arc::clone(&gateway);
@@ -419,15 +422,90 @@ enum QueryKind {
     Recommendations,
 }
 
-/// `/admin/forecast?by=api` and `/admin/anomalies?from=&to=&sensitivity=&min_impact=`: the
-/// same analyses as `tollgate cost forecast` and `tollgate cost anomalies`, with their
-/// defaults.
+/// The endpoints that read an imported AWS bill with `data=bill`, for messages.
+const BILL_ENDPOINTS: &str =
+    "/admin/forecast, /admin/anomalies, /admin/timeseries, /admin/movers and /admin/recommendations";
+
+impl QueryKind {
+    fn path(self) -> &'static str {
+        match self {
+            QueryKind::Usage => "/admin/usage",
+            QueryKind::Cost => "/admin/cost",
+            QueryKind::Forecast => "/admin/forecast",
+            QueryKind::Anomalies => "/admin/anomalies",
+            QueryKind::Timeseries => "/admin/timeseries",
+            QueryKind::Movers => "/admin/movers",
+            QueryKind::Dimensions => "/admin/dimensions",
+            QueryKind::Recommendations => "/admin/recommendations",
+        }
+    }
+
+    /// Whether the endpoint reads an imported bill too (`data=bill`, and `data=auto` when the
+    /// period holds no metered usage).
+    fn reads_bill(self) -> bool {
+        matches!(
+            self,
+            QueryKind::Forecast
+                | QueryKind::Anomalies
+                | QueryKind::Timeseries
+                | QueryKind::Movers
+                | QueryKind::Recommendations
+        )
+    }
+}
+
+/// Takes `data=` off a query string: the choice (`None` when absent; empty is `auto`) and the
+/// rest of the query, for the endpoint's own parser.
+fn split_data(query: &str) -> Result<(Option<crate::data::DataChoice>, String), String> {
+    let mut choice = None;
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k == "data" {
+            if choice.is_some() {
+                return Err("`data` is given twice".into());
+            }
+            choice = Some(if v.is_empty() {
+                crate::data::DataChoice::Auto
+            } else {
+                crate::data::DataChoice::parse(&v)?
+            });
+        } else {
+            rest.append_pair(&k, &v);
+        }
+    }
+    Ok((choice, rest.finish()))
+}
+
+/// `data=bill` on an endpoint that reads metered usage (or the gateway's live state) only:
+/// a 400 naming the endpoints that read a bill, rather than an answer that silently is not
+/// the bill's. A bad `data` value is a 400 too.
+fn metered_only(path: &str, query: &str) -> Result<(), tollgate_admin::QueryError> {
+    let bad = |message: String| tollgate_admin::QueryError {
+        status: 400,
+        message,
+    };
+    match split_data(query).map_err(bad)? {
+        (Some(crate::data::DataChoice::Bill), _) => Err(bad(format!(
+            "data=bill: {path} reads metered usage only; over an imported AWS bill, use \
+             {BILL_ENDPOINTS} with data=bill (or `tollgate cost bill`)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `/admin/forecast?by=api`, `/admin/anomalies?from=&to=&sensitivity=&min_impact=` and
+/// `/admin/timeseries?…`, each with `data=auto|metered|bill`: the same analyses as
+/// `tollgate cost forecast`, `tollgate cost anomalies` (`--data`) and `tollgate cost
+/// timeseries`, with their defaults, over metered usage or an imported AWS bill. Each answer
+/// says which in its `data` field.
 fn analysis_json(
     kind: QueryKind,
-    ledger: &mut dyn tollgate_meter::Ledger,
+    url: &tollgate_store::StoreUrl,
+    choice: crate::data::DataChoice,
     catalog: &tollgate_pricing::Catalog,
     query: &str,
 ) -> Result<String, tollgate_admin::QueryError> {
+    use crate::data::Data;
     use tollgate_admin::QueryError;
     use tollgate_analytics::{anomaly, forecast};
     let bad = |message: String| QueryError {
@@ -438,11 +516,56 @@ fn analysis_json(
         status: 503,
         message,
     };
+    let report_error = |e: crate::report::ReportError| QueryError {
+        status: match e {
+            crate::report::ReportError::Ledger(_) => 503,
+            _ => 400,
+        },
+        message: e.to_string(),
+    };
+    let open = |from: i64, to: i64| {
+        let data = crate::data::open(url, choice, from, to).map_err(|e| failed(e.to_string()))?;
+        // `auto` chooses by what the period holds: say what it chose.
+        tracing::debug!(
+            endpoint = kind.path(),
+            data = data.name(),
+            "admin analysis over {}",
+            data.describe()
+        );
+        Ok::<_, QueryError>(data)
+    };
+    let now = crate::report::unix_now();
+
+    if let QueryKind::Timeseries = kind {
+        let q = crate::timeseries::TimeseriesQuery::parse(query).map_err(report_error)?;
+        let mut data = open(q.period.start(), q.period.end())?;
+        let ts = match &mut data {
+            Data::Metered(ledger) => crate::timeseries::timeseries(
+                ledger.as_mut(),
+                catalog,
+                tollgate_pricing::FreeTier::Off,
+                &q.metered().map_err(report_error)?,
+            ),
+            Data::Bill(bill) => {
+                crate::timeseries::bill_timeseries(bill.as_mut(), &q.bill().map_err(report_error)?)
+            }
+        };
+        return ts.map(|t| t.to_json()).map_err(report_error);
+    }
+
+    if let QueryKind::Movers = kind {
+        let (period, by, limit) = crate::movers::parse_query(query).map_err(report_error)?;
+        let (start, end) = (period.start(), period.end());
+        let mut data = open(start - (end - start), end)?;
+        return crate::movers::over(&mut data, catalog, period, by.as_deref(), limit)
+            .map(|m| m.to_json())
+            .map_err(report_error);
+    }
+
     let params: std::collections::HashMap<String, String> =
         form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
-    let now = crate::report::unix_now();
     let known: &[&str] = match kind {
         QueryKind::Forecast => &["by"],
         QueryKind::Recommendations => &["from", "to", "min_saving"],
@@ -450,22 +573,24 @@ fn analysis_json(
     };
     if let Some(k) = params.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(bad(format!(
-            "unknown parameter `{k}`: expected {}",
+            "unknown parameter `{k}`: expected {}, data",
             known.join(", ")
         )));
     }
     if let QueryKind::Forecast = kind {
-        let by =
-            crate::forecast::parse_by(params.get("by").map(String::as_str), "by").map_err(bad)?;
-        return forecast::forecast(
-            ledger,
-            &forecast::ForecastOptions {
-                catalog,
-                free_tier: tollgate_pricing::FreeTier::Off,
-                by: &by,
-                now,
-                history_days: forecast::DEFAULT_HISTORY_DAYS,
-            },
+        // What `tollgate cost forecast` reads: the history, and the month so far.
+        let today = now - now.rem_euclid(86_400);
+        let from =
+            (today - i64::from(forecast::DEFAULT_HISTORY_DAYS) * 86_400).min(today - 31 * 86_400);
+        let mut data = open(from, now)?;
+        return crate::forecast::over(
+            &mut data,
+            params.get("by").map(String::as_str),
+            "by",
+            catalog,
+            tollgate_pricing::FreeTier::Off,
+            now,
+            forecast::DEFAULT_HISTORY_DAYS,
         )
         .map(|f| f.to_json())
         .map_err(|e| match e {
@@ -474,8 +599,15 @@ fn analysis_json(
         });
     }
     if let QueryKind::Recommendations = kind {
-        return crate::recommend::json(ledger, catalog, &params, now)
-            .map_err(|(status, message)| QueryError { status, message });
+        let options = crate::recommend::parse_params(&params, now, catalog)
+            .map_err(|(status, message)| QueryError { status, message })?;
+        let mut data = open(options.from, options.to)?;
+        return crate::recommend::over(&mut data, &options)
+            .map(|r| r.to_json())
+            .map_err(|e| match e {
+                tollgate_analytics::recommend::RecommendError::BadParameter(m) => bad(m),
+                other => failed(other.to_string()),
+            });
     }
     let (from, to) = crate::anomalies::window(
         params.get("from").map(String::as_str),
@@ -496,8 +628,10 @@ fn analysis_json(
             .map_err(|_| bad(format!("min_impact: `{s}` is not a decimal")))?,
         None => anomaly::DEFAULT_MIN_IMPACT,
     };
-    anomaly::detect(
-        ledger,
+    let (read_from, read_to) = crate::anomalies::span(from, to);
+    let mut data = open(read_from, read_to)?;
+    crate::anomalies::over(
+        &mut data,
         &anomaly::AnomalyOptions {
             catalog,
             free_tier: tollgate_pricing::FreeTier::Off,
@@ -515,9 +649,10 @@ fn analysis_json(
     })
 }
 
-/// `/admin/usage`, `/admin/cost`, `/admin/timeseries` and `/admin/dimensions`: open the ledger
-/// (read side; the flusher has its own connection) and answer with the same code as
-/// `tollgate cost report`.
+/// The admin API's ledger queries: open the store (read side; the flusher has its own
+/// connection) and answer with the same code as the `tollgate cost …` commands. Forecast,
+/// anomalies and timeseries read metered usage or an imported bill (`data=`, see
+/// [`analysis_json`]); the others read metered usage only and refuse `data=bill`.
 fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
     use tollgate_admin::QueryError;
     let config = gateway.config();
@@ -536,6 +671,14 @@ fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
                 message: e.to_string(),
             }
         };
+        if !kind.reads_bill() {
+            metered_only(kind.path(), query)?;
+        }
+        let (choice, query) = split_data(query).map_err(|message| QueryError {
+            status: 400,
+            message,
+        })?;
+        let query = query.as_str();
         let params = match kind {
             QueryKind::Usage | QueryKind::Cost => {
                 Some(crate::report::ReportParams::from_query(query).map_err(bad(400))?)
@@ -547,17 +690,14 @@ fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
             | QueryKind::Dimensions
             | QueryKind::Recommendations => None,
         };
-        let timeseries = match kind {
-            QueryKind::Timeseries => {
-                Some(crate::timeseries::TimeseriesParams::from_query(query).map_err(bad(400))?)
-            }
-            _ => None,
-        };
         let url_text = metering.store.as_deref().unwrap_or(DEFAULT_STORE);
         let url = tollgate_store::parse_store_url(url_text).map_err(|e| QueryError {
             status: 500,
             message: e.to_string(),
         })?;
+        if kind.reads_bill() {
+            return analysis_json(kind, &url, choice.unwrap_or_default(), &catalog, query);
+        }
         let mut ledger =
             tollgate_store::open(&url, tollgate_store::OpenMode::MustExist).map_err(|e| {
                 QueryError {
@@ -572,11 +712,11 @@ fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
             },
             message: e.to_string(),
         };
-        match (kind, &params, &timeseries) {
-            (QueryKind::Usage, Some(params), _) => {
+        match (kind, &params) {
+            (QueryKind::Usage, Some(params)) => {
                 crate::report::usage_json(ledger.as_mut(), params).map_err(ledger_error)
             }
-            (QueryKind::Cost, Some(params), _) => crate::report::cost(
+            (QueryKind::Cost, Some(params)) => crate::report::cost(
                 ledger.as_mut(),
                 &catalog,
                 tollgate_pricing::FreeTier::Off,
@@ -584,21 +724,13 @@ fn ledger_query(gateway: &Gateway, kind: QueryKind) -> tollgate_admin::QueryFn {
             )
             .map(|r| r.to_json())
             .map_err(ledger_error),
-            (QueryKind::Movers, _, _) => {
-                crate::movers::json(ledger.as_mut(), &catalog, query).map_err(ledger_error)
-            }
-            (QueryKind::Dimensions, _, _) => {
+            (QueryKind::Dimensions, _) => {
                 crate::timeseries::dimensions_json(ledger.as_mut(), query).map_err(ledger_error)
             }
-            (_, _, Some(params)) => crate::timeseries::timeseries(
-                ledger.as_mut(),
-                &catalog,
-                tollgate_pricing::FreeTier::Off,
-                params,
-            )
-            .map(|t| t.to_json())
-            .map_err(ledger_error),
-            _ => analysis_json(kind, ledger.as_mut(), &catalog, query),
+            _ => Err(QueryError {
+                status: 500,
+                message: format!("{} has no ledger query", kind.path()),
+            }),
         }
     })
 }

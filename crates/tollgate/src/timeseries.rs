@@ -1,11 +1,16 @@
 //! `GET /admin/timeseries`: the cost of each hour or day of a period, split by one dimension,
 //! for the dashboard's "cost over time" chart.
 //!
-//! Each bucket is priced exactly as `/admin/cost` prices a period (`report::cost`): the
-//! bucket's usage from the ledger, at the blended rate of its calendar month's whole usage.
-//! So the buckets of a period add up to `/admin/cost`'s total for the same period (to the
-//! last of the 10 decimals attribution keeps), and the dashboard never shows a number the
-//! cost report would contradict.
+//! Over metered usage (`data=metered`), each bucket is priced exactly as `/admin/cost` prices
+//! a period (`report::cost`): the bucket's usage from the ledger, at the blended rate of its
+//! calendar month's whole usage. So the buckets of a period add up to `/admin/cost`'s total
+//! for the same period (to the last of the 10 decimals attribution keeps), and the dashboard
+//! never shows a number the cost report would contradict.
+//!
+//! Over an imported AWS bill (`data=bill`), each bucket's cost is the sum of the unblended cost
+//! of the bill lines whose usage starts in it, as `tollgate cost bill` sums them (credits,
+//! refunds and tax included): the buckets of a period add up to `cost bill`'s total for it,
+//! exactly.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +18,7 @@ use rust_decimal::Decimal;
 use tollgate_meter::Ledger;
 use tollgate_pricing::report::{build_report, Period, ReportInput};
 use tollgate_pricing::{Catalog, FreeTier};
+use tollgate_store::{BillDimension, BillLedger, BillQuery};
 use tollgate_types::usage::{Dimension, UsageQuery, UsageRow};
 
 use crate::report::{ReportError, ReportParams};
@@ -25,6 +31,8 @@ pub const MAX_BUCKETS: i64 = 2_000;
 pub const DEFAULT_LIMIT: usize = 12;
 /// The name of the series that sums those beyond the limit.
 pub const OTHER: &str = "(other)";
+/// The dimensions a bill's series can be split by, for messages.
+const BILL_BY: &str = "api, stage, account, region, usage_type, line_item_type, meter, tag:NAME";
 
 /// The width of a bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,13 +57,40 @@ impl Interval {
     }
 }
 
+/// What the series are split by: a dimension of metered usage, or of an imported bill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeriesBy {
+    /// Metered usage priced by the catalog (`data=metered`).
+    Metered(Dimension),
+    /// Imported AWS bill lines at their unblended cost (`data=bill`).
+    Bill(BillDimension),
+}
+
+impl SeriesBy {
+    /// The dimension's name (`api`, `tag:team`, `usage_type`).
+    pub fn name(&self) -> String {
+        match self {
+            SeriesBy::Metered(d) => d.name(),
+            SeriesBy::Bill(d) => d.name(),
+        }
+    }
+
+    /// `metered` or `bill`: the data the figures are, as in the JSON's `data`.
+    pub fn data(&self) -> &'static str {
+        match self {
+            SeriesBy::Metered(_) => "metered",
+            SeriesBy::Bill(_) => "bill",
+        }
+    }
+}
+
 /// A parsed `/admin/timeseries` query.
 #[derive(Debug, Clone)]
 pub struct TimeseriesParams {
     pub period: Period,
-    /// The dimension the series are split by. `route` series are also split by API (a route
-    /// key such as `$default` means nothing without its API).
-    pub by: Dimension,
+    /// The dimension the series are split by. Metered `route` series are also split by API (a
+    /// route key such as `$default` means nothing without its API).
+    pub by: SeriesBy,
     pub interval: Interval,
     /// Only usage of this API, stage, or tag value (`tag=team:payments`).
     pub api: Option<String>,
@@ -65,12 +100,25 @@ pub struct TimeseriesParams {
     pub limit: usize,
 }
 
-impl TimeseriesParams {
-    /// `from`, `to` as for `/admin/cost` (default: the month to date); `by` one of api,
-    /// stage, route, key, client, status, reason, region, tag:NAME (default api); `interval`
-    /// hour or day (default: hour for periods up to 3 days, else day); `api`, `stage`,
-    /// `tag=NAME:VALUE` filters; `limit` 1 to 100 (default 12).
-    pub fn from_query(query: &str) -> Result<Self, ReportError> {
+/// A `/admin/timeseries` query read but for `by`, whose values depend on the data read
+/// (`data=`): its period tells `data=auto` which data to read.
+#[derive(Debug, Clone)]
+pub struct TimeseriesQuery {
+    pub period: Period,
+    by: Option<String>,
+    interval: Interval,
+    api: Option<String>,
+    stage: Option<String>,
+    tag: Option<(String, String)>,
+    limit: usize,
+}
+
+impl TimeseriesQuery {
+    /// `from`, `to` as for `/admin/cost` (default: the month to date); `by` (checked by
+    /// [`TimeseriesQuery::metered`] or [`TimeseriesQuery::bill`]); `interval` hour or day
+    /// (default: hour for periods up to 3 days, else day); `api`, `stage`, `tag=NAME:VALUE`
+    /// filters; `limit` 1 to 100 (default 12).
+    pub fn parse(query: &str) -> Result<Self, ReportError> {
         let bad = |m: String| ReportError::BadParameter(m);
         let mut p: BTreeMap<String, String> = BTreeMap::new();
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
@@ -79,7 +127,7 @@ impl TimeseriesParams {
             ];
             if !KNOWN.contains(&k.as_ref()) {
                 return Err(bad(format!(
-                    "unknown parameter `{k}`: expected {}",
+                    "unknown parameter `{k}`: expected {}, data",
                     KNOWN.join(", ")
                 )));
             }
@@ -94,15 +142,6 @@ impl TimeseriesParams {
             None,
         )?
         .period;
-        let by = match non_empty("by") {
-            None => Dimension::Api,
-            Some(s) => s.parse::<Dimension>().map_err(|_| {
-                bad(format!(
-                    "by: `{s}` is not one of api, stage, route, key, client, status, reason, \
-                     region, tag:NAME"
-                ))
-            })?,
-        };
         let interval = match non_empty("interval").as_deref() {
             None if period.end() - period.start() <= 3 * DAY => Interval::Hour,
             None | Some("day") => Interval::Day,
@@ -136,13 +175,57 @@ impl TimeseriesParams {
         }
         Ok(Self {
             period,
-            by,
+            by: non_empty("by"),
             interval,
             api: non_empty("api"),
             stage: non_empty("stage"),
             tag,
             limit,
         })
+    }
+
+    fn with(self, by: SeriesBy) -> TimeseriesParams {
+        TimeseriesParams {
+            period: self.period,
+            by,
+            interval: self.interval,
+            api: self.api,
+            stage: self.stage,
+            tag: self.tag,
+            limit: self.limit,
+        }
+    }
+
+    /// Over metered usage: `by` one of api, stage, route, key, client, status, reason, region,
+    /// tag:NAME (default api).
+    pub fn metered(self) -> Result<TimeseriesParams, ReportError> {
+        let by = match self.by.as_deref() {
+            None => Dimension::Api,
+            Some(s) => s.parse::<Dimension>().map_err(|_| {
+                ReportError::BadParameter(format!(
+                    "by: `{s}` is not one of api, stage, route, key, client, status, reason, \
+                     region, tag:NAME"
+                ))
+            })?,
+        };
+        Ok(self.with(SeriesBy::Metered(by)))
+    }
+
+    /// Over an imported bill: `by` one of api, stage, account, region, usage_type,
+    /// line_item_type, meter, tag:NAME (default api).
+    pub fn bill(self) -> Result<TimeseriesParams, ReportError> {
+        let by = match self.by.as_deref() {
+            None => BillDimension::Api,
+            Some(s) => match s.parse::<BillDimension>() {
+                Ok(BillDimension::Month) | Err(_) => {
+                    return Err(ReportError::BadParameter(format!(
+                        "by: `{s}` is not one of {BILL_BY} (over an imported bill, data=bill)"
+                    )))
+                }
+                Ok(d) => d,
+            },
+        };
+        Ok(self.with(SeriesBy::Bill(by)))
     }
 }
 
@@ -167,45 +250,14 @@ impl Series {
 #[derive(Debug, Clone)]
 pub struct Timeseries {
     pub params: TimeseriesParams,
+    /// The costs' currency: USD for metered usage; the bill's for imported lines.
+    pub currency: String,
     pub buckets: Vec<i64>,
     pub series: Vec<Series>,
 }
 
-/// Price every bucket of the period.
-pub fn timeseries(
-    ledger: &mut dyn Ledger,
-    catalog: &Catalog,
-    free_tier: FreeTier,
-    params: &TimeseriesParams,
-) -> Result<Timeseries, ReportError> {
-    // What the rows are grouped by: the series' dimensions, then each filter's (once).
-    let mut series_dims = Vec::new();
-    if params.by == Dimension::Route {
-        series_dims.push(Dimension::Api);
-    }
-    series_dims.push(params.by.clone());
-    let mut group_by = series_dims.clone();
-    let mut filters: Vec<(usize, String)> = Vec::new();
-    let mut filter = |d: Dimension, value: &String, group_by: &mut Vec<Dimension>| {
-        let at = match group_by.iter().position(|g| *g == d) {
-            Some(i) => i,
-            None => {
-                group_by.push(d);
-                group_by.len() - 1
-            }
-        };
-        filters.push((at, value.clone()));
-    };
-    if let Some(api) = &params.api {
-        filter(Dimension::Api, api, &mut group_by);
-    }
-    if let Some(stage) = &params.stage {
-        filter(Dimension::Stage, stage, &mut group_by);
-    }
-    if let Some((name, value)) = &params.tag {
-        filter(Dimension::Tag(name.clone()), value, &mut group_by);
-    }
-
+/// The start of every bucket of the period (the first may start before it).
+fn bucket_starts(params: &TimeseriesParams) -> Vec<i64> {
     let step = params.interval.seconds();
     let (start, end) = (params.period.start(), params.period.end());
     let mut buckets = Vec::new();
@@ -214,13 +266,122 @@ pub fn timeseries(
         buckets.push(b);
         b += step;
     }
+    buckets
+}
 
+/// The part of bucket `b` inside the period.
+fn bucket_period(params: &TimeseriesParams, b: i64) -> Result<Period, ReportError> {
+    let (start, end) = (params.period.start(), params.period.end());
+    Ok(Period::new(
+        b.max(start),
+        (b + params.interval.seconds()).min(end),
+    )?)
+}
+
+/// The grouping that also filters: the series' dimensions, then each filter's (once), with
+/// the filters as (position in the grouping, value wanted).
+fn grouping<D: Clone + PartialEq>(
+    series_dims: &[D],
+    filters: Vec<(D, String)>,
+) -> (Vec<D>, Vec<(usize, String)>) {
+    let mut group_by = series_dims.to_vec();
+    let mut at_values = Vec::new();
+    for (d, value) in filters {
+        let at = match group_by.iter().position(|g| *g == d) {
+            Some(i) => i,
+            None => {
+                group_by.push(d);
+                group_by.len() - 1
+            }
+        };
+        at_values.push((at, value));
+    }
+    (group_by, at_values)
+}
+
+fn passes(group: &[String], filters: &[(usize, String)]) -> bool {
+    filters
+        .iter()
+        .all(|(at, v)| group.get(*at).is_some_and(|g| g == v))
+}
+
+/// Costs per series key and bucket into series, largest total first; those beyond the limit
+/// summed into `(other)`.
+fn assemble(
+    names: &[String],
+    costs: BTreeMap<Vec<String>, Vec<Decimal>>,
+    buckets: usize,
+    limit: usize,
+) -> Vec<Series> {
+    let mut series: Vec<Series> = costs
+        .into_iter()
+        .map(|(values, costs)| Series {
+            group: names.iter().cloned().zip(values).collect(),
+            total: costs.iter().sum(),
+            costs,
+        })
+        .collect();
+    // Largest first; ties by name, so the order is stable.
+    series.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.group.cmp(&b.group)));
+    if series.len() > limit {
+        let rest = series.split_off(limit.saturating_sub(1));
+        let mut other = Series {
+            group: names
+                .iter()
+                .map(|n| (n.clone(), OTHER.to_owned()))
+                .collect(),
+            costs: vec![Decimal::ZERO; buckets],
+            total: Decimal::ZERO,
+        };
+        for s in rest {
+            for (o, c) in other.costs.iter_mut().zip(&s.costs) {
+                *o += *c;
+            }
+            other.total += s.total;
+        }
+        series.push(other);
+    }
+    series
+}
+
+/// Price every bucket of the period from metered usage.
+pub fn timeseries(
+    ledger: &mut dyn Ledger,
+    catalog: &Catalog,
+    free_tier: FreeTier,
+    params: &TimeseriesParams,
+) -> Result<Timeseries, ReportError> {
+    let SeriesBy::Metered(by) = &params.by else {
+        return Err(ReportError::BadParameter(format!(
+            "by: `{}` is a bill's dimension, not metered usage's",
+            params.by.name()
+        )));
+    };
+    // What the rows are grouped by: the series' dimensions, then each filter's (once).
+    let mut series_dims = Vec::new();
+    if *by == Dimension::Route {
+        series_dims.push(Dimension::Api);
+    }
+    series_dims.push(by.clone());
+    let mut filters = Vec::new();
+    if let Some(api) = &params.api {
+        filters.push((Dimension::Api, api.clone()));
+    }
+    if let Some(stage) = &params.stage {
+        filters.push((Dimension::Stage, stage.clone()));
+    }
+    if let Some((name, value)) = &params.tag {
+        filters.push((Dimension::Tag(name.clone()), value.clone()));
+    }
+    let (group_by, filters) = grouping(&series_dims, filters);
+
+    let buckets = bucket_starts(params);
     let mut month_totals: BTreeMap<String, Vec<UsageRow>> = BTreeMap::new();
     let mut costs: BTreeMap<Vec<String>, Vec<Decimal>> = BTreeMap::new();
     for (i, &bucket) in buckets.iter().enumerate() {
         // A bucket never spans two months (hours and days divide them), but the period's
         // ends may cut it.
-        let period = Period::new(bucket.max(start), (bucket + step).min(end))?;
+        let period = bucket_period(params, bucket)?;
         let month = period.months().remove(0);
         if !month_totals.contains_key(&month) {
             // As `report::cost` does: the month's usage so far, after the rows.
@@ -239,11 +400,7 @@ pub fn timeseries(
         })?;
         let rows: Vec<UsageRow> = rows
             .into_iter()
-            .filter(|r| {
-                filters
-                    .iter()
-                    .all(|(at, v)| r.group.get(*at).is_some_and(|g| g == v))
-            })
+            .filter(|r| passes(&r.group, &filters))
             .collect();
         if rows.is_empty() {
             continue;
@@ -266,36 +423,75 @@ pub fn timeseries(
     }
 
     let names: Vec<String> = series_dims.iter().map(Dimension::name).collect();
-    let mut series: Vec<Series> = costs
-        .into_iter()
-        .map(|(values, costs)| Series {
-            group: names.iter().cloned().zip(values).collect(),
-            total: costs.iter().sum(),
-            costs,
-        })
-        .collect();
-    // Largest first; ties by name, so the order is stable.
-    series.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.group.cmp(&b.group)));
-    if series.len() > params.limit {
-        let rest = series.split_off(params.limit.saturating_sub(1));
-        let mut other = Series {
-            group: names
-                .iter()
-                .map(|n| (n.clone(), OTHER.to_owned()))
-                .collect(),
-            costs: vec![Decimal::ZERO; buckets.len()],
-            total: Decimal::ZERO,
-        };
-        for s in rest {
-            for (o, c) in other.costs.iter_mut().zip(&s.costs) {
-                *o += *c;
-            }
-            other.total += s.total;
-        }
-        series.push(other);
-    }
+    let series = assemble(&names, costs, buckets.len(), params.limit);
     Ok(Timeseries {
         params: params.clone(),
+        currency: tollgate_pricing::CURRENCY.to_owned(),
+        buckets,
+        series,
+    })
+}
+
+/// Sum every bucket of the period from imported bill lines: each line's unblended cost in the
+/// bucket its usage starts in, as `tollgate cost bill` counts it. One currency only (a
+/// store with two is refused, as the bill's forecast refuses it).
+pub fn bill_timeseries(
+    ledger: &mut dyn BillLedger,
+    params: &TimeseriesParams,
+) -> Result<Timeseries, ReportError> {
+    let SeriesBy::Bill(by) = &params.by else {
+        return Err(ReportError::BadParameter(format!(
+            "by: `{}` is a dimension of metered usage, not of a bill",
+            params.by.name()
+        )));
+    };
+    let series_dims = vec![by.clone()];
+    let mut filters = Vec::new();
+    if let Some(api) = &params.api {
+        filters.push((BillDimension::Api, api.clone()));
+    }
+    if let Some(stage) = &params.stage {
+        filters.push((BillDimension::Stage, stage.clone()));
+    }
+    if let Some((name, value)) = &params.tag {
+        filters.push((BillDimension::Tag(name.clone()), value.clone()));
+    }
+    let (group_by, filters) = grouping(&series_dims, filters);
+
+    let buckets = bucket_starts(params);
+    let mut currency: Option<String> = None;
+    let mut costs: BTreeMap<Vec<String>, Vec<Decimal>> = BTreeMap::new();
+    for (i, &bucket) in buckets.iter().enumerate() {
+        let period = bucket_period(params, bucket)?;
+        let rows = ledger.query_bill(&BillQuery {
+            from: period.start(),
+            to: period.end(),
+            group_by: group_by.clone(),
+        })?;
+        for r in rows.iter().filter(|r| passes(&r.group, &filters)) {
+            match &currency {
+                Some(c) if *c != r.currency => {
+                    return Err(ReportError::BadParameter(format!(
+                        "the imported bill has costs in {c} and {}: a chart holds one currency",
+                        r.currency
+                    )))
+                }
+                Some(_) => {}
+                None => currency = Some(r.currency.clone()),
+            }
+            let key: Vec<String> = r.group[..series_dims.len()].to_vec();
+            let slot = costs
+                .entry(key)
+                .or_insert_with(|| vec![Decimal::ZERO; buckets.len()]);
+            slot[i] += r.unblended_cost;
+        }
+    }
+
+    let names: Vec<String> = series_dims.iter().map(BillDimension::name).collect();
+    let series = assemble(&names, costs, buckets.len(), params.limit);
+    Ok(Timeseries {
+        params: params.clone(),
+        currency: currency.unwrap_or_else(|| tollgate_pricing::CURRENCY.to_owned()),
         buckets,
         series,
     })
@@ -306,9 +502,10 @@ fn exact(d: Decimal) -> String {
 }
 
 impl Timeseries {
-    /// `{"currency","period":{"from","to"},"interval","by","filters":{…},"buckets":[RFC 3339],
-    /// "series":[{"name","<dimension>":value…,"costs":[…],"total"}],"totals":[…],"total"}`;
-    /// money as exact decimal strings, as `/admin/cost` writes them.
+    /// `{"data","currency","period":{"from","to"},"interval","by","filters":{…},
+    /// "buckets":[RFC 3339],"series":[{"name","<dimension>":value…,"costs":[…],"total"}],
+    /// "totals":[…],"total"}`; `data` is `metered` or `bill`; money as exact decimal strings,
+    /// as `/admin/cost` and `tollgate cost bill` write them.
     pub fn to_json(&self) -> String {
         use serde_json::{json, Map, Value};
         let p = &self.params;
@@ -354,7 +551,8 @@ impl Timeseries {
             })
             .collect();
         json!({
-            "currency": tollgate_pricing::CURRENCY,
+            "data": p.by.data(),
+            "currency": self.currency,
             "period": {"from": p.period.start_rfc3339(), "to": p.period.end_rfc3339()},
             "interval": p.interval.name(),
             "by": p.by.name(),
@@ -414,20 +612,19 @@ mod tests {
 
     #[test]
     fn parses_and_rejects_parameters() {
-        let p = TimeseriesParams::from_query(
-            "from=2025-01-01&to=2025-01-08&by=route&api=shop&tag=team:web&limit=5",
-        )
-        .expect("valid");
-        assert_eq!(p.by, Dimension::Route);
+        let p =
+            metered_params("from=2025-01-01&to=2025-01-08&by=route&api=shop&tag=team:web&limit=5")
+                .expect("valid");
+        assert_eq!(p.by, SeriesBy::Metered(Dimension::Route));
         assert_eq!(p.interval, Interval::Day);
         assert_eq!(p.api.as_deref(), Some("shop"));
         assert_eq!(p.tag, Some(("team".into(), "web".into())));
         assert_eq!(p.limit, 5);
-        let short = TimeseriesParams::from_query("from=2025-01-01&to=2025-01-02").expect("valid");
+        let short = metered_params("from=2025-01-01&to=2025-01-02").expect("valid");
         assert_eq!(short.interval, Interval::Hour);
-        assert_eq!(short.by, Dimension::Api);
+        assert_eq!(short.by, SeriesBy::Metered(Dimension::Api));
         // Empty values are as good as absent (an HTML form sends them).
-        assert!(TimeseriesParams::from_query("from=2025-01-01&to=2025-01-02&api=&stage=").is_ok());
+        assert!(metered_params("from=2025-01-01&to=2025-01-02&api=&stage=").is_ok());
         for bad in [
             "colour=red",
             "by=colour",
@@ -437,8 +634,36 @@ mod tests {
             "from=2020-01-01&to=2025-01-01&interval=hour",
             "by=api&by=route",
         ] {
-            let e = TimeseriesParams::from_query(bad).expect_err(bad);
+            let e = metered_params(bad).expect_err(bad);
             assert!(matches!(e, ReportError::BadParameter(_)), "{bad}: {e}");
+        }
+    }
+
+    fn metered_params(query: &str) -> Result<TimeseriesParams, ReportError> {
+        TimeseriesQuery::parse(query)?.metered()
+    }
+
+    fn bill_params(query: &str) -> Result<TimeseriesParams, ReportError> {
+        TimeseriesQuery::parse(query)?.bill()
+    }
+
+    #[test]
+    fn a_bills_series_take_the_bills_dimensions() {
+        let p = bill_params("from=2026-09&to=2026-10&by=usage_type").expect("valid");
+        assert_eq!(p.by, SeriesBy::Bill(BillDimension::UsageType));
+        assert_eq!(p.by.data(), "bill");
+        let default = bill_params("from=2026-09&to=2026-10").expect("valid");
+        assert_eq!(default.by, SeriesBy::Bill(BillDimension::Api));
+        let tag = bill_params("by=tag:team&tag=env:prod").expect("valid");
+        assert_eq!(tag.by, SeriesBy::Bill(BillDimension::Tag("team".into())));
+        // Metered-only dimensions, and `month` (the buckets are the time axis).
+        for bad in ["by=route", "by=key", "by=client", "by=status", "by=month"] {
+            let e = bill_params(bad).expect_err(bad);
+            assert!(e.to_string().contains("account"), "{bad}: {e}");
+        }
+        // And the bill's own are not metered dimensions.
+        for bad in ["by=account", "by=usage_type", "by=line_item_type"] {
+            metered_params(bad).expect_err(bad);
         }
     }
 }
@@ -486,11 +711,18 @@ pub struct TimeseriesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: TimeseriesFormat,
+    /// The data charted: metered usage priced by the catalog, or imported AWS bill lines at
+    /// their unblended cost, `--by` then one of api, stage, account, region, usage_type,
+    /// line_item_type, meter, tag:NAME (auto: metered usage when the period holds any, else
+    /// the bill).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub data: crate::data::DataChoice,
     #[command(flatten)]
     pub prices: crate::cost::PriceArgs,
 }
 
-/// `tollgate cost timeseries`: the same parameters and numbers as `/admin/timeseries`.
+/// `tollgate cost timeseries`: the same parameters and numbers as `/admin/timeseries`
+/// (`--data` as its `data=`).
 pub fn run(args: &TimeseriesArgs) -> anyhow::Result<()> {
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("by", &args.by);
@@ -507,11 +739,16 @@ pub fn run(args: &TimeseriesArgs) -> anyhow::Result<()> {
             q.append_pair(k, v);
         }
     }
-    let params = TimeseriesParams::from_query(&q.finish())?;
-    let catalog = args.prices.catalog()?;
+    let query = TimeseriesQuery::parse(&q.finish())?;
     let url = tollgate_store::parse_store_url(&args.store)?;
-    let mut ledger = tollgate_store::open(&url, tollgate_store::OpenMode::MustExist)?;
-    let ts = timeseries(ledger.as_mut(), &catalog, args.prices.free_tier(), &params)?;
+    let ts = match crate::data::open(&url, args.data, query.period.start(), query.period.end())? {
+        crate::data::Data::Metered(mut ledger) => {
+            let catalog = args.prices.catalog()?;
+            let params = query.metered()?;
+            timeseries(ledger.as_mut(), &catalog, args.prices.free_tier(), &params)?
+        }
+        crate::data::Data::Bill(mut bill) => bill_timeseries(bill.as_mut(), &query.bill()?)?,
+    };
     let out = match args.format {
         TimeseriesFormat::Json => ts.to_json(),
         TimeseriesFormat::Csv => ts.to_csv(),
@@ -593,6 +830,14 @@ impl Timeseries {
         footer.extend(col_totals.iter().map(|c| cents(*c)));
         footer.push(cents(col_totals.iter().sum()));
         let right: Vec<bool> = (0..header.len()).map(|i| i > 0).collect();
-        tollgate_pricing::render_table(&header, &right, &rows, &footer)
+        let table = tollgate_pricing::render_table(&header, &right, &rows, &footer);
+        match self.params.by {
+            // Say what the figures are, as `cost bill` does.
+            SeriesBy::Bill(_) => format!(
+                "imported AWS bill lines, at their unblended cost ({})\n{table}",
+                self.currency
+            ),
+            SeriesBy::Metered(_) => table,
+        }
     }
 }

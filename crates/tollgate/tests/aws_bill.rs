@@ -6,44 +6,21 @@
 
 mod support;
 
+use support::{dec, fixture, ok_json};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/aws")
-        .join(name)
-        .display()
-        .to_string()
-}
-
 fn tollgate(args: &[&str]) -> Output {
     Command::new(support::binary()).args(args).output().unwrap()
 }
 
-fn ok_json(args: &[&str]) -> Value {
-    let out = tollgate(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap()
-}
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a decimal string: {v}"))
-        .parse()
-        .unwrap()
 }
 
 fn store(dir: &Path) -> String {
@@ -624,4 +601,55 @@ fn table_csv_and_bad_flags() {
     let out = tollgate(&["cost", "bill", "--store", &missing]);
     assert_eq!(out.status.code(), Some(1));
     assert!(!dir.path().join("nope.db").exists());
+}
+
+/// `cost report` on a store holding only imported bills reports them as `cost bill` does
+/// (the issue's `cost report --by api,account,region,tag:NAME`), `--reprice` included;
+/// `--data metered` reads the (empty) metered usage instead.
+#[test]
+fn cost_report_over_an_imported_bill_is_the_bill() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let files: Vec<String> = CLEAN.iter().map(|f| fixture(f)).collect();
+    let mut args = vec!["aws", "import", "--store", &s, "--format", "json"];
+    args.extend(files.iter().map(String::as_str));
+    ok_json(&args);
+    let period = ["--from", "2026-09", "--to", "2026-10"];
+    let by = ["--by", "api,account,region,tag:team"];
+    for extra in [&[][..], &["--reprice"][..]] {
+        let run = |cmd: &str| {
+            let mut a = vec!["cost", cmd, "--store", &s, "--format", "json"];
+            a.extend(period);
+            a.extend(by);
+            a.extend(extra);
+            ok_json(&a)
+        };
+        let report = run("report");
+        assert_eq!(report, run("bill"), "{extra:?}");
+        let sept = [
+            "legacy-cur-2026-09.csv.gz",
+            "cur2-2026-09.parquet",
+            "focus-1.2-2026-09.csv",
+        ];
+        let exp = expected();
+        assert_eq!(
+            total(&report),
+            sept.iter()
+                .map(|f| dec(&exp[f]["totals"]["all"]["cost"]))
+                .sum::<Decimal>()
+        );
+    }
+    let mut a = vec![
+        "cost", "report", "--store", &s, "--data", "metered", "--format", "json",
+    ];
+    a.extend(period);
+    let metered = ok_json(&a);
+    assert_eq!(metered["total"], "0", "{metered}");
+    assert_eq!(metered["rows"], serde_json::json!([]));
+    let mut a = vec!["cost", "report", "--store", &s, "--format", "focus"];
+    a.extend(period);
+    let out = tollgate(&a);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("an imported bill is already AWS's own export"));
 }

@@ -4,20 +4,13 @@
 
 mod support;
 
+use support::{dec, fixture};
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use rust_decimal::Decimal;
 use serde_json::Value;
-
-fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/aws")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 fn tollgate(args: &[&str]) -> Output {
     Command::new(support::binary()).args(args).output().unwrap()
@@ -25,10 +18,6 @@ fn tollgate(args: &[&str]) -> Output {
 
 fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap()
-}
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str().unwrap().parse().unwrap()
 }
 
 const CLEAN: [&str; 6] = [

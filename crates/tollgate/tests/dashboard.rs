@@ -4,8 +4,8 @@
 //!   `/admin/cost`; the page and its assets load without the admin token, the API does not.
 //! - A real browser (Debian's Chromium driven by Playwright, `dashboard_check.py`) sees the
 //!   charts drawn with data, sees them change when a filter changes, works with `?token=`
-//!   against a listener with an admin token, and saves the screenshots the README shows
-//!   (docs/img/dashboard-*.png).
+//!   against a listener with an admin token, shows an imported AWS bill's figures when "AWS
+//!   bill" is selected, and saves the screenshots the README shows (docs/img/dashboard-*.png).
 //!
 //! The browser test needs `/usr/bin/chromium` (or `$TOLLGATE_CHROMIUM`) and a Python with
 //! `playwright` (`$TOLLGATE_TEST_PYTHON`, else target/pyenv); `./scripts/test.sh` installs
@@ -201,6 +201,38 @@ async fn timeseries_adds_up_to_the_cost_report_and_the_page_needs_no_token() {
     assert_eq!(ok.status().as_u16(), 200);
 }
 
+/// Imports fixtures/aws/cur2-2026-10.csv.gz into `store` and returns `tollgate cost bill`'s
+/// total for `[from, to)`, as its JSON writes it.
+fn import_bill(store: &str, from: &str, to: &str) -> String {
+    let file =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/aws/cur2-2026-10.csv.gz");
+    let out = Command::new(binary())
+        .args(["aws", "import", "--store", store])
+        .arg(&file)
+        .output()
+        .expect("run tollgate aws import");
+    assert!(
+        out.status.success(),
+        "aws import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(binary())
+        .args(["cost", "bill", "--store", store, "--format", "json"])
+        .args(["--from", from, "--to", to])
+        .output()
+        .expect("run tollgate cost bill");
+    assert!(
+        out.status.success(),
+        "cost bill failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bill: Value = serde_json::from_slice(&out.stdout).expect("cost bill JSON");
+    bill["total"]["USD"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a USD total: {bill}"))
+        .to_owned()
+}
+
 /// Chromium, or why not.
 fn chromium() -> Result<PathBuf, String> {
     let path: PathBuf = std::env::var_os("TOLLGATE_CHROMIUM")
@@ -263,6 +295,10 @@ async fn dashboard_renders_in_chromium_and_filters_redraw() {
 
     let sim = tempfile::tempdir().expect("temp dir");
     let store = simulate(sim.path());
+    // An AWS bill for October 2026 in the same store (fixtures/aws): the page's "AWS bill"
+    // must show what `tollgate cost bill` says for the month.
+    let (bill_month, bill_last_day) = ("2026-10", "2026-10-31");
+    let bill_total = import_bill(&store, "2026-10-01", "2026-11-01");
     let gw = Gateway::start(&config(&store, ""));
     let locked = Gateway::start(&config(&store, ", token: s3cret-admin"));
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/img");
@@ -286,6 +322,8 @@ async fn dashboard_renders_in_chromium_and_filters_redraw() {
         .arg("--token-url")
         .arg(format!("{}/", locked.admin_url()))
         .args(["--token", "s3cret-admin"])
+        .args(["--bill-month", bill_month, "--bill-last-day", bill_last_day])
+        .args(["--bill-total", &bill_total])
         .stdout(std::fs::File::create(&log_out).expect("create check.out"))
         .stderr(std::fs::File::create(&log_err).expect("create check.err"))
         .spawn()
@@ -314,7 +352,11 @@ async fn dashboard_renders_in_chromium_and_filters_redraw() {
         "dashboard check passed in {:.1} s: {stdout}",
         started.elapsed().as_secs_f64()
     );
-    for name in ["dashboard-overview.png", "dashboard-routes.png"] {
+    for name in [
+        "dashboard-overview.png",
+        "dashboard-routes.png",
+        "dashboard-bill.png",
+    ] {
         let len = std::fs::metadata(out.join(name)).map_or(0, |m| m.len());
         assert!(len > 10_000, "{name} is {len} bytes");
     }

@@ -6,8 +6,9 @@ Checks that the charts render with data, that changing the "stacked by" control 
 filter changes what is drawn, that no panel shows an error (recommendations and live
 connections may say "not available" while those endpoints answer 404) and that the page logs
 no error; saves two screenshots into --out. With --token-url, also that a listener with a token
-serves the page, which asks for the token and works with `?token=`. Prints one JSON line of what it saw; exits 1 with
-the reason on the first failed check.
+serves the page, which asks for the token and works with `?token=`. With --bill-month, also
+that selecting "AWS bill" shows the imported bill's figures for that month. Prints one JSON line
+of what it saw; exits 1 with the reason on the first failed check.
 """
 
 import argparse
@@ -100,6 +101,64 @@ def check_token(browser, url, token):
         return "ok"
     finally:
         page.close()
+
+
+def check_bill(page, args):
+    """A month the store holds an imported AWS bill for: "Auto" shows the meter (the store has
+    metered usage too); selecting "AWS bill" shows the bill's total for the month (the figure
+    `tollgate cost bill` gives, passed in --bill-total), says it is the bill, and the views that
+    read the meter only say so instead of drawing empty tables."""
+    first, last = args.bill_month + "-01", args.bill_last_day
+    page.goto(f"{args.url}?period=custom&from={first}&to={last}", wait_until="domcontentloaded")
+    wait_ready(page, 0)
+    data = page.evaluate("() => document.body.dataset.data")
+    check(data == "metered", f"auto over a metered month shows {data!r}")
+    metered_total = page.evaluate("() => document.getElementById('p-over-time').dataset.total")
+
+    g = generation(page)
+    page.select_option("#f-data", "bill")
+    wait_ready(page, g)
+    check("data=bill" in page.url, f"the data is not in the address: {page.url}")
+    data = page.evaluate("() => document.body.dataset.data")
+    check(data == "bill", f"with AWS bill selected the figures are {data!r}")
+    note = page.inner_text("#data-note")
+    check("AWS bill" in note and "unblended" in note, f"data note: {note!r}")
+    badge = page.inner_text('#p-over-time .src')
+    check(badge == "AWS bill", f"cost over time badge: {badge!r}")
+    for pid in ("p-kpis", "p-over-time", "p-month", "p-anomalies"):
+        status, message = panel_status(page, pid)
+        check(status == "ok", f"with the bill, #{pid} is {status}: {message}")
+    total = page.evaluate("() => document.getElementById('p-over-time').dataset.total")
+    check(total == args.bill_total,
+          f"cost over time total {total} != cost bill's {args.bill_total} (metered: {metered_total})")
+    over = chart_state(page, "chart-over-time")
+    check(abs(over["sum"] - float(args.bill_total)) < 0.01, f"bill chart sums to {over['sum']}")
+    check(over["painted"] > 5_000, f"bill chart looks blank: {over}")
+    want = page.evaluate(
+        "t => new Intl.NumberFormat('en-US', {style: 'currency', currency: 'USD'}).format(Number(t))",
+        args.bill_total,
+    )
+    shown = page.inner_text("#k-period")
+    check(shown == want, f"selected period shows {shown!r}, the bill's total is {want}")
+    stacks = page.evaluate("() => [...document.querySelectorAll('#c-by option')].map(o => o.value)")
+    check("account" in stacks and "route" not in stacks, f"stack options over the bill: {stacks}")
+    for pid in ("p-movers", "p-websockets"):
+        status, message = panel_status(page, pid)
+        check(status == "metered-only" and "Gateway meter only" in message,
+              f"with the bill, #{pid} is {status}: {message!r}")
+    # Recommendations read the bill too (the REST-to-HTTP advice).
+    status, message = panel_status(page, "p-recommendations")
+    check(status == "ok", f"with the bill, #p-recommendations is {status}: {message!r}")
+
+    # Stacked by account: the same total.
+    g = generation(page)
+    page.select_option("#c-by", "account")
+    wait_ready(page, g)
+    by_account = page.evaluate("() => document.getElementById('p-over-time').dataset.total")
+    check(by_account == args.bill_total, f"by account the bill totals {by_account}")
+    page.locator("#p-over-time").scroll_into_view_if_needed()
+    page.screenshot(path=f"{args.out}/dashboard-bill.png", full_page=True)
+    return {"total": total, "shown": shown, "metered_total": metered_total}
 
 
 def run(args):
@@ -195,6 +254,9 @@ def run(args):
             page.locator("#p-over-time").scroll_into_view_if_needed()
             page.screenshot(path=f"{args.out}/dashboard-routes.png", full_page=True)
 
+            if args.bill_month:
+                seen["bill"] = check_bill(page, args)
+
             check(not errors, "the page logged errors: " + "; ".join(errors))
 
             if args.token_url:
@@ -211,6 +273,9 @@ def main():
     ap.add_argument("--out", required=True, help="directory for the screenshots")
     ap.add_argument("--token-url", help="the dashboard of an admin listener with a token")
     ap.add_argument("--token", default="", help="that listener's token")
+    ap.add_argument("--bill-month", help="YYYY-MM of an imported AWS bill in the store")
+    ap.add_argument("--bill-last-day", help="that month's last day, YYYY-MM-DD")
+    ap.add_argument("--bill-total", help="`tollgate cost bill`'s total for that month")
     args = ap.parse_args()
     try:
         seen = run(args)

@@ -26,11 +26,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 use tollgate_meter::{Ledger, LedgerError};
-use tollgate_pricing::report::{build_report, Period, ReportInput};
 use tollgate_pricing::{Catalog, FreeTier, PricingError};
-use tollgate_types::usage::{Dimension, UsageRow};
 
-use crate::forecast::{display_money, month_totals, price, to_f64, ForecastError, ForecastOptions};
+use crate::forecast::{display_money, to_f64, ForecastError};
+use crate::source::{CostSource, MeteredCosts, METER};
 
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
@@ -202,6 +201,9 @@ impl Anomaly {
 #[derive(Debug, Clone, Default)]
 pub struct Anomalies {
     pub anomalies: Vec<Anomaly>,
+    /// What the costs are: `metered` (usage priced by the catalog) or `bill` (imported AWS
+    /// bill lines at their unblended cost).
+    pub data: &'static str,
 }
 
 /// Hourly baseline of one series.
@@ -233,9 +235,21 @@ fn median(v: &mut [Decimal]) -> Decimal {
     }
 }
 
-/// Find the anomalies of `[options.from, options.to)`.
+/// Find the anomalies of `[options.from, options.to)` in metered usage priced by the catalog
+/// (each month at its blended rate up to `options.to`).
 pub fn detect(
     ledger: &mut dyn Ledger,
+    options: &AnomalyOptions<'_>,
+) -> Result<Anomalies, AnomalyError> {
+    let mut source = MeteredCosts::new(ledger, options.catalog, options.free_tier, options.to);
+    detect_costs(&mut source, options)
+}
+
+/// Find the anomalies of `[options.from, options.to)` in any [`CostSource`] (metered usage,
+/// an imported bill); `options.catalog` and `free_tier` are the source's business. A source
+/// without hourly figures (a daily bill) gets the daily pass only.
+pub fn detect_costs(
+    source: &mut dyn CostSource,
     options: &AnomalyOptions<'_>,
 ) -> Result<Anomalies, AnomalyError> {
     if !(options.sensitivity.is_finite() && options.sensitivity > 0.0) {
@@ -264,14 +278,20 @@ pub fn detect(
         ));
     }
     let history = first - i64::from(options.weeks) * WEEK;
-    let mut pricer = Pricer::new(options);
+    let hourly = source.hourly(history, last)?;
+    let api = ["api".to_owned()];
 
-    // Hourly cost per series, history included.
+    // Hourly cost per series, history included (none for a daily source: its hours say
+    // nothing, `data_start` comes from the days).
     let mut cost: BTreeMap<i64, BTreeMap<Option<String>, Decimal>> = BTreeMap::new();
     let mut apis: BTreeSet<String> = BTreeSet::new();
-    let mut h = history;
+    let (mut h, step) = if hourly {
+        (history, HOUR)
+    } else {
+        (history - history.rem_euclid(DAY), DAY)
+    };
     while h < last {
-        let (total, groups) = pricer.price(ledger, h, h + HOUR, &[Dimension::Api])?;
+        let (total, groups) = source.cost(h, h + step, &api)?;
         let mut m = BTreeMap::new();
         m.insert(None, total);
         for (g, c) in groups {
@@ -280,7 +300,7 @@ pub fn detect(
             *m.entry(Some(api)).or_default() += c;
         }
         cost.insert(h, m);
-        h += HOUR;
+        h += step;
     }
     let data_start = cost
         .iter()
@@ -293,7 +313,7 @@ pub fn detect(
     let rel_floor = Decimal::new(5, 2);
     let mad_k = Decimal::new(14_826, 4);
     let mut hours: Vec<Hourly> = Vec::new();
-    for s in &series {
+    for s in series.iter().filter(|_| hourly) {
         let at = |h: i64| -> Decimal {
             cost.get(&h)
                 .and_then(|m| m.get(s))
@@ -375,11 +395,11 @@ pub fn detect(
             ..*a
         })
         .collect();
-    let days = daily(ledger, &mut pricer, options, data_start, &keep)?;
+    let days = daily(source, options, data_start, &keep)?;
 
     let mut anomalies = Vec::new();
     for a in keep.into_iter().chain(days) {
-        let cause = cause(ledger, &mut pricer, &a)?;
+        let cause = cause(source, &a)?;
         let mut dimensions = BTreeMap::new();
         if let Some(api) = &a.api {
             dimensions.insert("api".to_owned(), api.clone());
@@ -409,7 +429,10 @@ pub fn detect(
             .then(b.impact().cmp(&a.impact()))
             .then(a.granularity.cmp(&b.granularity))
     });
-    Ok(Anomalies { anomalies })
+    Ok(Anomalies {
+        anomalies,
+        data: source.kind(),
+    })
 }
 
 /// The daily pass: whole days of the period, the daily cost of the total, of each API and of
@@ -420,8 +443,7 @@ pub fn detect(
 /// API's, an API's over the total), and when overlapping hourly anomalies of the same API
 /// account for at least half its impact: they are the same incident, seen more precisely.
 fn daily(
-    ledger: &mut dyn Ledger,
-    pricer: &mut Pricer<'_>,
+    source: &mut dyn CostSource,
     options: &AnomalyOptions<'_>,
     data_start: i64,
     hourly: &[Hourly],
@@ -438,8 +460,7 @@ fn daily(
     keys.insert((None, None));
     let mut d = history;
     while d < last {
-        let (total, groups) =
-            pricer.price(ledger, d, d + DAY, &[Dimension::Api, Dimension::Stage])?;
+        let (total, groups) = source.cost(d, d + DAY, &["api".into(), "stage".into()])?;
         let mut m: BTreeMap<Series, Decimal> = BTreeMap::new();
         m.insert((None, None), total);
         for (g, c) in groups {
@@ -546,132 +567,26 @@ fn daily(
     Ok(kept)
 }
 
-/// Prices spans at their month's blended rate (usage of the month up to the period's end).
-struct Pricer<'a> {
-    options: &'a AnomalyOptions<'a>,
-    totals: BTreeMap<String, Vec<UsageRow>>,
-}
-
-impl<'a> Pricer<'a> {
-    fn new(options: &'a AnomalyOptions<'a>) -> Self {
-        Pricer {
-            options,
-            totals: BTreeMap::new(),
-        }
-    }
-
-    /// Cost of `[from, to)` (split at month boundaries) in total and per group of `by`.
-    fn price(
-        &mut self,
-        ledger: &mut dyn Ledger,
-        from: i64,
-        to: i64,
-        by: &[Dimension],
-    ) -> Result<(Decimal, BTreeMap<Vec<String>, Decimal>), AnomalyError> {
-        let mut total = Decimal::ZERO;
-        let mut groups: BTreeMap<Vec<String>, Decimal> = BTreeMap::new();
-        let mut t = from;
-        while t < to {
-            let month = Period::new(t, t + 1)?.months().remove(0);
-            let end = Period::month(&month)?.end().min(to);
-            if !self.totals.contains_key(&month) {
-                let rows = month_totals(ledger, &month, self.options.to)?;
-                self.totals.insert(month.clone(), rows);
-            }
-            let fo = ForecastOptions {
-                catalog: self.options.catalog,
-                free_tier: self.options.free_tier,
-                by,
-                now: self.options.to,
-                history_days: 0,
-            };
-            let (t_cost, g) = price(ledger, &fo, t, end, Some(&self.totals[&month]))?;
-            total += t_cost;
-            for (k, v) in g {
-                *groups.entry(k).or_default() += v;
-            }
-            t = end;
-        }
-        Ok((total, groups))
-    }
-
-    /// Cost per meter of `[from, to)`, for one API (or all).
-    fn by_meter(
-        &mut self,
-        ledger: &mut dyn Ledger,
-        from: i64,
-        to: i64,
-        api: Option<&str>,
-    ) -> Result<BTreeMap<String, Decimal>, AnomalyError> {
-        let by = [Dimension::Api];
-        let mut out: BTreeMap<String, Decimal> = BTreeMap::new();
-        let mut t = from;
-        while t < to {
-            let month = Period::new(t, t + 1)?.months().remove(0);
-            let end = Period::month(&month)?.end().min(to);
-            if !self.totals.contains_key(&month) {
-                let rows = month_totals(ledger, &month, self.options.to)?;
-                self.totals.insert(month.clone(), rows);
-            }
-            let rows = ledger.query(&tollgate_types::usage::UsageQuery {
-                from: t,
-                to: end,
-                group_by: by.to_vec(),
-            })?;
-            let report = build_report(&ReportInput {
-                catalog: self.options.catalog,
-                free_tier: self.options.free_tier,
-                period: Period::new(t, end)?,
-                group_by: &by,
-                rows: &rows,
-                month_totals: &self.totals[&month],
-            })?;
-            for r in report.rows() {
-                if api.is_none_or(|a| r.group.first().map(String::as_str) == Some(a)) {
-                    *out.entry(r.meter.as_str().to_owned()).or_default() += r.cost;
-                }
-            }
-            t = end;
-        }
-        Ok(out)
-    }
-}
-
 /// The dimension values that explain an anomaly's change against its baseline windows.
-fn cause(
-    ledger: &mut dyn Ledger,
-    pricer: &mut Pricer<'_>,
-    a: &Hourly,
-) -> Result<Vec<Cause>, AnomalyError> {
-    let dims = [
-        Dimension::Route,
-        Dimension::Key,
-        Dimension::Client,
-        Dimension::Status,
-        Dimension::Stage,
-    ];
+fn cause(source: &mut dyn CostSource, a: &Hourly) -> Result<Vec<Cause>, AnomalyError> {
+    let mut dims = source.cause_dimensions();
+    dims.push(METER.to_owned());
     let windows: Vec<(i64, i64)> = std::iter::once((a.start, a.end))
         .chain((1..=i64::from(a.shifts)).map(|k| (a.start - k * a.shift, a.end - k * a.shift)))
         .collect();
     let mut ranked: Vec<(f64, Cause)> = Vec::new();
-    for dim in dims.iter().map(Some).chain([None]) {
+    for dim in dims {
         // Cost per value in each window.
         let mut per: Vec<BTreeMap<String, Decimal>> = Vec::new();
+        let by = ["api".to_owned(), dim.clone()];
         for &(from, to) in &windows {
-            let m = match dim {
-                Some(d) => {
-                    let (_, groups) =
-                        pricer.price(ledger, from, to, &[Dimension::Api, d.clone()])?;
-                    let mut m: BTreeMap<String, Decimal> = BTreeMap::new();
-                    for (g, c) in groups {
-                        if a.api.as_deref().is_none_or(|api| g[0] == api) {
-                            *m.entry(g[1].clone()).or_default() += c;
-                        }
-                    }
-                    m
+            let (_, groups) = source.cost(from, to, &by)?;
+            let mut m: BTreeMap<String, Decimal> = BTreeMap::new();
+            for (g, c) in groups {
+                if a.api.as_deref().is_none_or(|api| g[0] == api) {
+                    *m.entry(g[1].clone()).or_default() += c;
                 }
-                None => pricer.by_meter(ledger, from, to, a.api.as_deref())?,
-            };
+            }
             per.push(m);
         }
         let values: BTreeSet<String> = per.iter().flat_map(|m| m.keys().cloned()).collect();
@@ -690,7 +605,7 @@ fn cause(
         if total_change <= Decimal::ZERO {
             continue;
         }
-        let name = dim.map_or_else(|| "meter".to_owned(), Dimension::name);
+        let name = dim;
         for (value, change, baseline) in changes {
             let share = to_f64(change / total_change);
             let base_share = if total_base.is_zero() {
@@ -725,7 +640,8 @@ impl Anomalies {
     pub fn to_json(&self) -> String {
         use serde_json::{json, Value};
         let list: Vec<Value> = self.anomalies.iter().map(Anomaly::to_value).collect();
-        let mut s = serde_json::to_string_pretty(&json!({ "anomalies": list })).unwrap_or_default();
+        let mut s = serde_json::to_string_pretty(&json!({ "data": self.data, "anomalies": list }))
+            .unwrap_or_default();
         s.push('\n');
         s
     }

@@ -18,9 +18,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use tollgate_meter::{Ledger, LedgerError};
-use tollgate_pricing::report::{build_report, Period, ReportInput};
+use tollgate_pricing::report::Period;
 use tollgate_pricing::{Catalog, FreeTier, PricingError};
-use tollgate_types::usage::{Dimension, UsageQuery, UsageRow};
+use tollgate_types::usage::Dimension;
+
+use crate::source::{month_of, CostSource, MeteredCosts};
 
 pub use model::{DayForecast, Method, LEVEL};
 
@@ -77,7 +79,11 @@ pub struct ForecastRow {
 pub struct MonthForecast {
     /// `YYYY-MM` (UTC).
     pub month: String,
-    pub by: Vec<Dimension>,
+    /// What the figures are: `metered` (usage priced by the catalog) or `bill` (imported
+    /// AWS bill lines at their unblended cost).
+    pub data: &'static str,
+    /// The dimensions' names (`api`, `tag:team`, `account`…).
+    pub by: Vec<String>,
     pub days_in_month: u32,
     /// Complete days of the month before today.
     pub days_elapsed: u32,
@@ -92,21 +98,31 @@ pub struct MonthForecast {
     pub rows: Vec<ForecastRow>,
 }
 
-/// Forecast the month containing `options.now`.
+/// Forecast the month containing `options.now` from metered usage priced by the catalog.
 pub fn forecast(
     ledger: &mut dyn Ledger,
     options: &ForecastOptions<'_>,
 ) -> Result<MonthForecast, ForecastError> {
-    let by = options.by;
+    let by: Vec<String> = options.by.iter().map(Dimension::name).collect();
+    let mut source = MeteredCosts::new(ledger, options.catalog, options.free_tier, options.now);
+    forecast_costs(&mut source, &by, options.now, options.history_days)
+}
+
+/// Forecast the month containing `now` from any [`CostSource`] (metered usage, an imported
+/// bill), per group of the named dimensions `by`, learning from `history_days` complete days.
+pub fn forecast_costs(
+    source: &mut dyn CostSource,
+    by: &[String],
+    now: i64,
+    history_days: u32,
+) -> Result<MonthForecast, ForecastError> {
     for (i, d) in by.iter().enumerate() {
         if by[..i].contains(d) {
             return Err(ForecastError::BadParameter(format!(
-                "--by: `{}` is listed twice",
-                d.name()
+                "--by: `{d}` is listed twice"
             )));
         }
     }
-    let now = options.now;
     let month = month_of(now)?;
     let month_period = Period::month(&month)?;
     let (month_start, month_end) = (month_period.start(), month_period.end());
@@ -116,28 +132,22 @@ pub fn forecast(
 
     // Month to date, exactly as the report prices it.
     let (actual_total, actual_groups) = if now > month_start {
-        price(ledger, options, month_start, now, None)?
+        source.cost(month_start, now, by)?
     } else {
         (Decimal::ZERO, BTreeMap::new())
     };
     let today_groups = if now > today {
-        price(ledger, options, today, now, None)?.1
+        source.cost(today, now, by)?.1
     } else {
         BTreeMap::new()
     };
 
     // The daily series, oldest first.
-    let first = today - i64::from(options.history_days) * DAY;
+    let first = today - i64::from(history_days) * DAY;
     let mut days: Vec<BTreeMap<Vec<String>, Decimal>> = Vec::new();
-    let mut totals: BTreeMap<String, Vec<UsageRow>> = BTreeMap::new();
     let mut day = first;
     while day < today {
-        let m = month_of(day)?;
-        if !totals.contains_key(&m) {
-            let t = month_totals(ledger, &m, now)?;
-            totals.insert(m.clone(), t);
-        }
-        days.push(price(ledger, options, day, day + DAY, Some(&totals[&m]))?.1);
+        days.push(source.cost(day, day + DAY, by)?.1);
         day += DAY;
     }
     let lead = days
@@ -185,6 +195,7 @@ pub fn forecast(
     };
     Ok(MonthForecast {
         month,
+        data: source.kind(),
         by: by.to_vec(),
         days_in_month,
         days_elapsed,
@@ -221,63 +232,6 @@ fn project(
     (method, p)
 }
 
-/// The usage of `month` up to `now` (all of it for a past month), with no group-by: what its
-/// tiers apply to.
-pub(crate) fn month_totals(
-    ledger: &mut dyn Ledger,
-    month: &str,
-    now: i64,
-) -> Result<Vec<UsageRow>, ForecastError> {
-    let m = Period::month(month)?;
-    Ok(ledger.query(&UsageQuery {
-        from: m.start(),
-        to: now.min(m.end()),
-        group_by: Vec::new(),
-    })?)
-}
-
-/// Cost of `[from, to)` per group (and in total), at the blended rate of its month's
-/// `month_totals` (the month's usage up to `to`, queried after the rows, when not given).
-/// `[from, to)` must lie in one month.
-pub(crate) fn price(
-    ledger: &mut dyn Ledger,
-    options: &ForecastOptions<'_>,
-    from: i64,
-    to: i64,
-    totals: Option<&[UsageRow]>,
-) -> Result<(Decimal, BTreeMap<Vec<String>, Decimal>), ForecastError> {
-    let rows = ledger.query(&UsageQuery {
-        from,
-        to,
-        group_by: options.by.to_vec(),
-    })?;
-    let queried;
-    let month_totals = match totals {
-        Some(t) => t,
-        None => {
-            queried = month_totals(ledger, &month_of(from)?, to)?;
-            &queried[..]
-        }
-    };
-    let report = build_report(&ReportInput {
-        catalog: options.catalog,
-        free_tier: options.free_tier,
-        period: Period::new(from, to)?,
-        group_by: options.by,
-        rows: &rows,
-        month_totals,
-    })?;
-    let mut groups: BTreeMap<Vec<String>, Decimal> = BTreeMap::new();
-    for r in report.rows() {
-        *groups.entry(r.group.clone()).or_default() += r.cost;
-    }
-    Ok((report.total(), groups))
-}
-
-fn month_of(t: i64) -> Result<String, ForecastError> {
-    Ok(Period::new(t, t + 1)?.months().remove(0))
-}
-
 pub(crate) fn to_f64(d: Decimal) -> f64 {
     d.to_string().parse().unwrap_or(0.0)
 }
@@ -299,7 +253,7 @@ pub fn display_money(d: Decimal) -> String {
 
 impl MonthForecast {
     fn names(&self) -> Vec<String> {
-        self.by.iter().map(Dimension::name).collect()
+        self.by.clone()
     }
 
     /// `{"month","actual_to_date","forecast","lower","upper","rows":[...]}`, money as decimal
@@ -319,6 +273,7 @@ impl MonthForecast {
         let names = self.names();
         let mut top = Map::new();
         top.insert("month".into(), Value::String(self.month.clone()));
+        top.insert("data".into(), Value::String(self.data.to_owned()));
         money(&mut top, &self.total);
         let rows = self
             .rows
@@ -401,8 +356,13 @@ impl MonthForecast {
             .collect();
         let groups = self.by.len();
         let mut out = format!(
-            "Forecast for {} ({} of {} days complete, {} day(s) of history, {}):\n",
+            "Forecast for {}{} ({} of {} days complete, {} day(s) of history, {}):\n",
             self.month,
+            if self.data == "bill" {
+                ", imported AWS bill"
+            } else {
+                ""
+            },
             self.days_elapsed,
             self.days_in_month,
             self.history_days,

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use tollgate_meter::Ledger;
-use tollgate_pricing::{pricing_meter, to_pricing_units, Catalog, FreeTier};
+use tollgate_pricing::{pricing_meter, to_pricing_units, Catalog, FreeTier, Meter};
+use tollgate_store::{BillDimension, BillLedger, BillQuery};
 use tollgate_types::usage::{Dimension, UsageMeter, UsageQuery};
 
 use super::RecommendError;
@@ -94,6 +96,74 @@ pub(crate) fn cells(
             billable,
             units,
             events,
+        });
+    }
+    Ok(out)
+}
+
+/// The usage lines of imported AWS bills starting in `[from, to)` as cells: one per region,
+/// API, stage and meter, billable, the bill's usage converted to the ledger's base units
+/// (requests, 32 KB messages, connection and cache milliseconds, bytes), so that the rules a
+/// bill can support, and their prices, are the metered ones. Credits, refunds, tax and lines
+/// of charges tollgate does not meter are left out (they are not usage).
+pub(crate) fn bill_cells(
+    bill: &mut dyn BillLedger,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Cell>, RecommendError> {
+    if to <= from {
+        return Ok(Vec::new());
+    }
+    let rows = bill.query_bill(&BillQuery {
+        from,
+        to,
+        group_by: vec![BillDimension::Region, BillDimension::Api, BillDimension::Stage],
+    })?;
+    let mut merged: BTreeMap<(Vec<String>, UsageMeter), Decimal> = BTreeMap::new();
+    for r in rows {
+        let usage_kind = matches!(
+            r.line_item_type.as_str(),
+            "Usage" | "DiscountedUsage" | "SavingsPlanCoveredUsage"
+        );
+        let Some(meter) = r.meter.filter(|_| usage_kind) else {
+            continue;
+        };
+        let (m, per_unit) = match meter {
+            Meter::HttpRequests => (UsageMeter::HttpRequests, 1),
+            Meter::RestRequests => (UsageMeter::RestRequests, 1),
+            Meter::WebsocketMessages => (UsageMeter::WebsocketMessages, 1),
+            Meter::WebsocketConnectionMinutes => (UsageMeter::WebsocketConnectionMs, 60_000),
+            Meter::CacheHours => {
+                let Some(gb) = r.cache_size_gb else { continue };
+                let centi_gb = (gb * Decimal::ONE_HUNDRED).to_u32().unwrap_or(0);
+                (UsageMeter::CacheMs { centi_gb }, 3_600_000)
+            }
+            Meter::DataTransferOutGb => (UsageMeter::DataOutBytes, 1 << 30),
+        };
+        *merged.entry((r.group, m)).or_default() += r.usage * Decimal::from(per_unit);
+    }
+    let mut out = Vec::with_capacity(merged.len());
+    for ((g, meter), base) in merged {
+        let [region, api, stage]: [String; 3] = g.try_into().map_err(|g: Vec<String>| {
+            RecommendError::BadParameter(format!(
+                "the bill answered {} dimensions for 3",
+                g.len()
+            ))
+        })?;
+        let units = base.round().max(Decimal::ZERO).to_u128().unwrap_or(0);
+        out.push(Cell {
+            region,
+            api,
+            stage,
+            route: String::new(),
+            key: String::new(),
+            client: String::new(),
+            status: "-".into(),
+            reason: "integration".into(),
+            meter,
+            billable: true,
+            units,
+            events: units,
         });
     }
     Ok(out)

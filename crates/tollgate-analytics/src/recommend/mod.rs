@@ -23,6 +23,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use tollgate_meter::{Ledger, LedgerError};
 use tollgate_pricing::{Catalog, FreeTier, PricingError};
+use tollgate_store::BillLedger;
 
 use crate::forecast::display_money;
 
@@ -168,6 +169,9 @@ pub struct Recommendation {
 #[derive(Debug, Clone, Default)]
 pub struct Recommendations {
     pub recommendations: Vec<Recommendation>,
+    /// What they were computed from: `metered` (the ledger's usage) or `bill` (imported AWS
+    /// bill lines).
+    pub data: &'static str,
 }
 
 /// The target of a recommendation: `api`, `api/stage` or `api/stage route`.
@@ -179,11 +183,28 @@ pub fn target_name(api: &str, stage: Option<&str>, route: Option<&str>) -> Strin
     }
 }
 
-/// Find what to change in `[options.from, options.to)`.
+/// Find what to change in `[options.from, options.to)` of the metered usage.
 pub fn recommend(
     ledger: &mut dyn Ledger,
     options: &RecommendOptions<'_>,
 ) -> Result<Recommendations, RecommendError> {
+    validate(options)?;
+    let list = rules::all(ledger, options)?;
+    Ok(finish(list, options, "metered"))
+}
+
+/// Find what to change in `[options.from, options.to)` of imported AWS bills: what a bill can
+/// support (see `rules::all_bill`), priced as for metered usage.
+pub fn recommend_bill(
+    bill: &mut dyn BillLedger,
+    options: &RecommendOptions<'_>,
+) -> Result<Recommendations, RecommendError> {
+    validate(options)?;
+    let list = rules::all_bill(bill, options)?;
+    Ok(finish(list, options, "bill"))
+}
+
+fn validate(options: &RecommendOptions<'_>) -> Result<(), RecommendError> {
     if options.to <= options.from {
         return Err(RecommendError::BadParameter(
             "the period is empty: --from must be before --to".to_owned(),
@@ -207,7 +228,15 @@ pub fn recommend(
             options.backend_cost_per_million
         )));
     }
-    let mut list = rules::all(ledger, options)?;
+    Ok(())
+}
+
+/// Kept above the minimum saving, largest first.
+fn finish(
+    mut list: Vec<Recommendation>,
+    options: &RecommendOptions<'_>,
+    data: &'static str,
+) -> Recommendations {
     list.retain(|r| r.monthly_saving >= options.min_saving && r.monthly_saving > Decimal::ZERO);
     list.sort_by(|a, b| {
         b.monthly_saving
@@ -215,9 +244,10 @@ pub fn recommend(
             .then(a.kind.cmp(&b.kind))
             .then(a.target.cmp(&b.target))
     });
-    Ok(Recommendations {
+    Recommendations {
         recommendations: list,
-    })
+        data,
+    }
 }
 
 impl Recommendations {
@@ -244,8 +274,10 @@ impl Recommendations {
                 })
             })
             .collect();
-        let mut s =
-            serde_json::to_string_pretty(&json!({ "recommendations": list })).unwrap_or_default();
+        let mut s = serde_json::to_string_pretty(
+            &json!({ "data": self.data, "recommendations": list }),
+        )
+        .unwrap_or_default();
         s.push('\n');
         s
     }

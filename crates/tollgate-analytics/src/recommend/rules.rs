@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use tollgate_meter::Ledger;
+use tollgate_store::BillLedger;
 use tollgate_types::usage::{UsageMeter, IDLE_THRESHOLDS_MINUTES};
 
-use super::data::{cells, hourly_requests, pricing_units, Cell, Prices};
+use super::data::{bill_cells, cells, hourly_requests, pricing_units, Cell, Prices};
 use super::{
     target_name, Kind, RecommendError, RecommendOptions, Recommendation,
     BATCHING_MIN_RATE_PER_MINUTE, BATCHING_MIN_SMALL_SHARE, BATCH_SIZE, EXPOSURE_MIN_BAD_SHARE,
@@ -44,28 +45,56 @@ struct Ctx<'a> {
     week_from: i64,
 }
 
+impl<'a> Ctx<'a> {
+    /// The context of `options`' period, its cells read by `read(from, to)`.
+    fn new(
+        options: &'a RecommendOptions<'a>,
+        mut read: impl FnMut(i64, i64) -> Result<Vec<Cell>, RecommendError>,
+    ) -> Result<Self, RecommendError> {
+        let week_from = options.from.max(options.to - RUN_RATE_DAYS * DAY);
+        let period = read(options.from, options.to)?;
+        let week = read(week_from, options.to)?;
+        let monthly = |secs: i64| Decimal::from(MONTH_DAYS * DAY) / Decimal::from(secs.max(1));
+        let week_monthly = monthly(options.to - week_from);
+        let prices = Prices::new(options.catalog, options.free_tier, &week, week_monthly)?;
+        Ok(Ctx {
+            options,
+            period_monthly: monthly(options.to - options.from),
+            week_monthly,
+            period,
+            week,
+            prices,
+            week_from,
+        })
+    }
+}
+
+/// Every recommendation an imported AWS bill supports, unfiltered: the bill has usage per
+/// API and meter but no routes, clients, statuses, sizes or idle times, so only the move from
+/// REST to HTTP APIs can be priced from it (with the REST-only features it can see: a cache).
+pub(crate) fn all_bill(
+    bill: &mut dyn BillLedger,
+    options: &RecommendOptions<'_>,
+) -> Result<Vec<Recommendation>, RecommendError> {
+    let ctx = Ctx::new(options, |from, to| bill_cells(bill, from, to))?;
+    rest_to_http(&ctx, Evidence::Bill)
+}
+
+/// Where a rule's cells came from, for what it can claim to have checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Evidence {
+    Ledger,
+    Bill,
+}
+
 /// Every recommendation the ledger supports, unfiltered.
 pub(crate) fn all(
     ledger: &mut dyn Ledger,
     options: &RecommendOptions<'_>,
 ) -> Result<Vec<Recommendation>, RecommendError> {
-    let week_from = options.from.max(options.to - RUN_RATE_DAYS * DAY);
-    let period = cells(ledger, options.from, options.to)?;
-    let week = cells(ledger, week_from, options.to)?;
-    let monthly = |secs: i64| Decimal::from(MONTH_DAYS * DAY) / Decimal::from(secs.max(1));
-    let week_monthly = monthly(options.to - week_from);
-    let prices = Prices::new(options.catalog, options.free_tier, &week, week_monthly)?;
-    let ctx = Ctx {
-        options,
-        period_monthly: monthly(options.to - options.from),
-        week_monthly,
-        period,
-        week,
-        prices,
-        week_from,
-    };
+    let ctx = Ctx::new(options, |from, to| cells(ledger, from, to))?;
     let mut out = Vec::new();
-    out.extend(rest_to_http(&ctx)?);
+    out.extend(rest_to_http(&ctx, Evidence::Ledger)?);
     out.extend(idle_timeout(&ctx)?);
     out.extend(batching(&ctx)?);
     out.extend(message_size(&ctx)?);
@@ -200,7 +229,7 @@ fn route_of(c: &Cell) -> Route {
 
 /// A REST API whose ledger shows no REST-only feature costs less as an HTTP API: its
 /// requests at HTTP API prices instead of REST prices (data transfer is the same).
-fn rest_to_http(ctx: &Ctx<'_>) -> Result<Vec<Recommendation>, RecommendError> {
+fn rest_to_http(ctx: &Ctx<'_>, evidence: Evidence) -> Result<Vec<Recommendation>, RecommendError> {
     let mut requests: BTreeMap<(String, String), u128> = BTreeMap::new();
     for c in ctx
         .week
@@ -243,6 +272,24 @@ fn rest_to_http(ctx: &Ctx<'_>) -> Result<Vec<Recommendation>, RecommendError> {
         if saving <= Decimal::ZERO {
             continue;
         }
+        let (seen, unseen) = match evidence {
+            Evidence::Ledger => (
+                "the ledger shows no REST-only feature (stage cache, cache hits, request \
+                 validation, API keys or usage plans)",
+                "mapping templates, resource policies, private or edge-optimized endpoints, WAF",
+            ),
+            Evidence::Bill => (
+                "the bill shows no stage cache for it (the only REST-only feature a bill \
+                 shows)",
+                "API keys and usage plans, request validation, mapping templates, resource \
+                 policies, private or edge-optimized endpoints, WAF; importing the API's \
+                 access logs (`tollgate aws access-logs`) shows some of them",
+            ),
+        };
+        let source = match evidence {
+            Evidence::Ledger => "ledger",
+            Evidence::Bill => "bill",
+        };
         out.push(advice(
             Kind::RestToHttp,
             &api,
@@ -252,8 +299,7 @@ fn rest_to_http(ctx: &Ctx<'_>) -> Result<Vec<Recommendation>, RecommendError> {
             format!(
                 "{} REST requests a month (run rate of the last {} days) cost {} at REST API \
                  prices and would cost {} as HTTP API requests (one unit each, payloads up to \
-                 512 KB); the ledger shows no REST-only feature (stage cache, cache hits, \
-                 request validation, API keys or usage plans)",
+                 512 KB); {seen}",
                 count(monthly),
                 RUN_RATE_DAYS,
                 usd(rest),
@@ -261,8 +307,7 @@ fn rest_to_http(ctx: &Ctx<'_>) -> Result<Vec<Recommendation>, RecommendError> {
             ),
             format!(
                 "Move {api} to an HTTP API with the same routes and integrations, after \
-                 checking for REST-only settings the ledger cannot see (mapping templates, \
-                 resource policies, private or edge-optimized endpoints, WAF)"
+                 checking for REST-only settings the {source} cannot see ({unseen})"
             ),
         ));
     }

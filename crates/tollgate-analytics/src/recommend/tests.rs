@@ -286,8 +286,10 @@ fn json_is_the_contract() {
             evidence: "e".into(),
             action: "a".into(),
         }],
+        data: "metered",
     };
     let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(v["data"], "metered");
     let first = &v["recommendations"][0];
     assert_eq!(first["kind"], "stray-traffic");
     assert_eq!(first["target"], "shop/test");

@@ -25,6 +25,37 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_tollgate")
 }
 
+/// Runs `tollgate ARGS`, which must succeed, and parses what it printed as JSON.
+pub fn ok_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(binary())
+        .args(args)
+        .output()
+        .expect("run tollgate");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+/// A JSON decimal string (`"4904.245633765"`) as a decimal.
+pub fn dec(v: &serde_json::Value) -> rust_decimal::Decimal {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a decimal string: {v}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{v}: {e}"))
+}
+
+/// The path of an AWS billing fixture (fixtures/aws/NAME).
+pub fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/aws")
+        .join(name)
+        .display()
+        .to_string()
+}
+
 fn collect(reader: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
