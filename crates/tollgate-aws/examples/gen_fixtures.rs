@@ -53,6 +53,9 @@ struct Rec {
     /// Product region column; empty on some lines (the usage type prefix must be used).
     region_col: String,
     tags: Tags,
+    /// Cost categories (by name), from the account: no random draw, so the rest of the
+    /// fixtures do not change with them.
+    categories: Tags,
     /// The truth for API Gateway rows.
     truth: Option<Truth>,
 }
@@ -266,6 +269,7 @@ fn build(ds: &Dataset) -> Vec<Rec> {
                         cost,
                         region_col,
                         tags,
+                        categories: categories_of(account),
                         truth: Some(Truth {
                             region: Some(region.to_string()),
                             meter: Some(meter),
@@ -321,6 +325,8 @@ fn build(ds: &Dataset) -> Vec<Rec> {
                     region.to_string()
                 },
                 tags,
+                // Credits, refunds and tax: no cost category (shown as uncategorized).
+                categories: Tags::new(),
                 truth: Some(Truth {
                     region: (kind != "Tax").then(|| region.to_string()),
                     meter,
@@ -366,6 +372,7 @@ fn build(ds: &Dataset) -> Vec<Rec> {
             cost: Decimal::new(rng.below(100_000) as i64, 4),
             region_col: region.to_string(),
             tags: Tags::from([("team".to_string(), "infra".to_string())]),
+            categories: categories_of(ds.accounts[i % ds.accounts.len()]),
             truth: None,
         });
     }
@@ -377,6 +384,23 @@ fn build(ds: &Dataset) -> Vec<Rec> {
         recs.swap(i, j);
     }
     recs
+}
+
+/// A usage line's cost categories: `CostCenter` by account (one account has none, so its
+/// lines are uncategorized) and `Environment` for the first account.
+fn categories_of(account: &str) -> Tags {
+    let mut c = Tags::new();
+    match account.as_bytes().first() {
+        Some(b'1') => {
+            c.insert("CostCenter".into(), "cc-100".into());
+            c.insert("Environment".into(), "production".into());
+        }
+        Some(b'2') => {
+            c.insert("CostCenter".into(), "cc-200".into());
+        }
+        _ => {}
+    }
+    c
 }
 
 /// The line a correct reader must produce for a row (`None` for other services).
@@ -413,6 +437,12 @@ fn expected_line(r: &Rec, layout: &Layout, file: &str, line: u64) -> Option<Bill
         currency: "USD".into(),
         tags: if tags_written {
             r.tags.clone()
+        } else {
+            Tags::new()
+        },
+        // Written wherever tags are (legacy CUR: as `costCategory/` columns).
+        cost_categories: if tags_written {
+            r.categories.clone()
         } else {
             Tags::new()
         },
@@ -493,6 +523,8 @@ fn legacy_layout(tag_columns: bool) -> Layout {
     if tag_columns {
         columns.push(("resourceTags/user:env", Ty::Str));
         columns.push(("resourceTags/user:team", Ty::Str));
+        columns.push(("costCategory/CostCenter", Ty::Str));
+        columns.push(("costCategory/Environment", Ty::Str));
     }
     Layout {
         format: Format::LegacyCur,
@@ -535,6 +567,9 @@ fn legacy_layout(tag_columns: bool) -> Layout {
             if l.tag_columns {
                 v.push(s(r.tags.get("env").cloned().unwrap_or_default()));
                 v.push(s(r.tags.get("team").cloned().unwrap_or_default()));
+                for name in ["CostCenter", "Environment"] {
+                    v.push(s(r.categories.get(name).cloned().unwrap_or_default()));
+                }
             }
             v
         },
@@ -571,6 +606,7 @@ fn cur2_layout() -> Layout {
             ("product_region_code", Ty::Str),
             ("pricing_unit", Ty::Str),
             ("resource_tags", Ty::Map),
+            ("cost_category", Ty::Map),
         ],
         row: |r, _| {
             vec![
@@ -610,6 +646,7 @@ fn cur2_layout() -> Layout {
                         .map(|(k, v)| (format!("user_{k}"), v.clone()))
                         .collect(),
                 )),
+                Cell::M(Some(r.categories.clone())),
             ]
         },
         ts_csv: |t| format_timestamp(t).replace('Z', ".000Z"),
@@ -648,6 +685,7 @@ fn focus_layout(v12: bool) -> Layout {
             ("SubAccountId", Ty::Str),
             ("SubAccountName", Ty::Str),
             ("Tags", Ty::Map),
+            ("x_CostCategories", Ty::Map),
             ("x_Operation", Ty::Str),
             ("x_ServiceCode", Ty::Str),
         ],
@@ -690,6 +728,7 @@ fn focus_layout(v12: bool) -> Layout {
                         .map(|(k, v)| (format!("user:{k}"), v.clone()))
                         .collect(),
                 )),
+                Cell::M(Some(r.categories.clone())),
                 s(r.operation),
                 s(r.product_code),
             ]

@@ -225,4 +225,8 @@ impl Row for CsvRow<'_> {
     fn tag_column(&self, i: usize) -> Result<Option<&str>, String> {
         self.cell(self.map.tag_columns[i].0)
     }
+
+    fn category_column(&self, i: usize) -> Result<Option<&str>, String> {
+        self.cell(self.map.category_columns[i].0)
+    }
 }

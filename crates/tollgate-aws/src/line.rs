@@ -246,6 +246,11 @@ pub struct BillLine {
     /// Cost-allocation tags with a value on this line; keys without the `user:`/`user_`
     /// prefix. Empty for untagged lines, which are kept like any other.
     pub tags: BTreeMap<String, String>,
+    /// Cost categories with a value on this line (CUR 2.0 `cost_category`, legacy CUR
+    /// `costCategory/<Name>` columns, FOCUS `x_CostCategories`), by category name. Empty for
+    /// lines without any, which are kept like any other.
+    #[serde(default)]
+    pub cost_categories: BTreeMap<String, String>,
 }
 
 impl BillLine {

@@ -139,14 +139,14 @@ struct Plan {
     /// The same without the tag map, and the map's two leaf columns: a row group whose map
     /// columns are all dictionary-coded with valid UTF-8 dictionaries is read without it (the
     /// map is only read to have its strings checked, and its levels cost more than the rest).
-    mask_without_map: Option<(ProjectionMask, [usize; 2])>,
+    mask_without_map: Option<(ProjectionMask, Vec<usize>)>,
     /// Per [`Field`] present: its column name in the batch.
     col: [Option<String>; FIELD_COUNT],
     /// Divisor from the time columns' unit to seconds.
     time_div: [i64; 2],
 }
 
-const FIELD_COUNT: usize = Field::TagMap as usize + 1;
+const FIELD_COUNT: usize = crate::schema::FIELDS;
 
 /// Text fields this path reads as dictionaries; the others (ids, operation, resource) it need
 /// not look at per row, as arrow has checked their UTF-8 (all the normaliser checks of them):
@@ -174,8 +174,9 @@ impl Plan {
         let mut time_div = [0i64; 2];
         // Text columns: (index, as a dictionary (else as views)).
         let mut hints: Vec<(usize, bool)> = Vec::new();
-        let mut map_hint: Option<(usize, DataType)> = None;
-        let mut map_leaves: Option<(usize, [usize; 2])> = None;
+        // Map columns (tags, cost categories): their read type, and their two leaves.
+        let mut map_hints: Vec<(usize, DataType)> = Vec::new();
+        let mut map_leaves: Vec<(usize, [usize; 2])> = Vec::new();
         for (field, _, name) in &map.fields {
             let (i, af) = arrow.column_with_name(name)?;
             let leaves: Vec<usize> = (0..pq.num_columns())
@@ -224,9 +225,9 @@ impl Plan {
                                 .as_ref()
                                 .clone()
                                 .with_data_type(DataType::Struct(kv.collect()));
-                            map_hint = Some((i, DataType::Map(Arc::new(entries), *sorted)));
+                            map_hints.push((i, DataType::Map(Arc::new(entries), *sorted)));
                             if let [k, v] = leaves[..] {
-                                map_leaves = Some((i, [k, v]));
+                                map_leaves.push((i, [k, v]));
                             }
                             true
                         }
@@ -241,7 +242,7 @@ impl Plan {
             col[*field as usize] = Some(name.clone());
             roots.push(i);
         }
-        for (i, _) in &map.tag_columns {
+        for (i, _) in map.tag_columns.iter().chain(&map.category_columns) {
             let af = arrow.fields().get(*i)?;
             if !matches!(af.data_type(), DataType::Utf8 | DataType::Binary) {
                 return None;
@@ -261,9 +262,9 @@ impl Plan {
                     f.is_nullable(),
                 ),
                 Some((_, false)) => ArrowField::new(f.name(), DataType::Utf8View, f.is_nullable()),
-                None => match &map_hint {
-                    Some((m, t)) if *m == i => f.as_ref().clone().with_data_type(t.clone()),
-                    _ => f.as_ref().clone(),
+                None => match map_hints.iter().find(|(m, _)| *m == i) {
+                    Some((_, t)) => f.as_ref().clone().with_data_type(t.clone()),
+                    None => f.as_ref().clone(),
                 },
             })
             .collect();
@@ -273,8 +274,11 @@ impl Plan {
             ArrowReaderOptions::new().with_schema(hint),
         )
         .ok()?;
-        let mask_without_map = map_leaves.map(|(m, leaves)| {
-            let roots = roots.iter().copied().filter(|r| *r != m);
+        // Without the maps when every map's leaves turn out dictionary-coded and valid.
+        let mask_without_map = (!map_leaves.is_empty()).then(|| {
+            let maps: Vec<usize> = map_leaves.iter().map(|(m, _)| *m).collect();
+            let roots = roots.iter().copied().filter(|r| !maps.contains(r));
+            let leaves = map_leaves.iter().flat_map(|(_, l)| *l).collect();
             (ProjectionMask::roots(meta.parquet_schema(), roots), leaves)
         });
         let mask = ProjectionMask::roots(meta.parquet_schema(), roots);

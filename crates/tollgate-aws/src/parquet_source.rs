@@ -136,14 +136,15 @@ pub(crate) struct ParquetSource {
     /// Per field slot, its layout; then per flat tag column.
     layouts: Vec<Layout>,
     tag_layouts: Vec<usize>,
+    category_layouts: Vec<usize>,
     row_group: usize,
     /// Rows in the current batch, the next row in it, and the row number before the batch.
     batch_rows: usize,
     pos: usize,
     rows_before: u64,
-    /// The map column: per row of the batch, where its levels, keys and values start (plus
-    /// one end entry).
-    map_starts: Vec<(usize, usize, usize)>,
+    /// Per field slot (empty but for map columns): per row of the batch, where the map's
+    /// levels, keys and values start (plus one end entry).
+    map_starts: Vec<Vec<(usize, usize, usize)>>,
     bytes_done: u64,
     num_buf: String,
     /// Row groups from `row_group` up to (not including) this one are read.
@@ -222,17 +223,24 @@ impl ParquetSource {
             };
             layouts.push(layout);
         }
-        let mut tag_layouts = Vec::new();
-        for (top_index, _) in &map.tag_columns {
-            let name = &top[*top_index];
-            match leaves_of(name).as_slice() {
-                [i] if schema.column(*i).max_rep_level() == 0 => {
-                    check_type(&schema.column(*i), Kind::Text).map_err(|m| type_err(name, m))?;
-                    tag_layouts.push(add_leaf(*i));
+        let mut flat = |columns: &[(usize, String)]| -> Result<Vec<usize>, AwsError> {
+            let mut out = Vec::new();
+            for (top_index, _) in columns {
+                let name = &top[*top_index];
+                match leaves_of(name).as_slice() {
+                    [i] if schema.column(*i).max_rep_level() == 0 => {
+                        check_type(&schema.column(*i), Kind::Text)
+                            .map_err(|m| type_err(name, m))?;
+                        out.push(add_leaf(*i));
+                    }
+                    _ => return Err(type_err(name, "expected a flat string column".into())),
                 }
-                _ => return Err(type_err(name, "expected a flat string tag column".into())),
             }
-        }
+            Ok(out)
+        };
+        let tag_layouts = flat(&map.tag_columns)?;
+        let category_layouts = flat(&map.category_columns)?;
+        let map_starts = (0..layouts.len()).map(|_| Vec::new()).collect();
         Ok((
             ParquetSource {
                 reader,
@@ -240,11 +248,12 @@ impl ParquetSource {
                 leaves,
                 layouts,
                 tag_layouts,
+                category_layouts,
                 row_group: 0,
                 batch_rows: 0,
                 pos: 0,
                 rows_before: 0,
-                map_starts: Vec::new(),
+                map_starts,
                 bytes_done: 0,
                 num_buf: String::new(),
                 end: usize::MAX,
@@ -349,23 +358,25 @@ impl ParquetSource {
         }
     }
 
-    /// Level offsets of each row for map columns (all map columns share the tag map's rows;
-    /// there is at most one map field).
+    /// Level offsets of each row for each map column (tags, cost categories).
     fn index_maps(&mut self) {
-        self.map_starts.clear();
-        if let Some(&Layout::Map(k, v)) = self.layouts.iter().find(|l| matches!(l, Layout::Map(..)))
-        {
+        for (slot, layout) in self.layouts.iter().enumerate() {
+            let starts = &mut self.map_starts[slot];
+            starts.clear();
+            let &Layout::Map(k, v) = layout else {
+                continue;
+            };
             let (kl, vl) = (&self.leaves[k], &self.leaves[v]);
             let (kmax, vmax) = (kl.descr.max_def_level(), vl.descr.max_def_level());
             let (mut ki, mut vi) = (0, 0);
             for (p, &r) in kl.rep.iter().enumerate() {
                 if r == 0 {
-                    self.map_starts.push((p, ki, vi));
+                    starts.push((p, ki, vi));
                 }
                 ki += usize::from(kl.def[p] == kmax);
                 vi += usize::from(vl.def.get(p) == Some(&vmax));
             }
-            self.map_starts.push((kl.rep.len(), ki, vi));
+            starts.push((kl.rep.len(), ki, vi));
         }
     }
 
@@ -573,7 +584,7 @@ impl Row for PqRow<'_> {
                 };
                 // Keys and values are stored only where present: `map_starts` says where this
                 // row's levels, keys and values begin.
-                let starts = &self.src.map_starts;
+                let starts = &self.src.map_starts[slot];
                 let (Some(&(lo, mut ki, mut vi)), Some(&(hi, _, _))) =
                     (starts.get(self.r), starts.get(self.r + 1))
                 else {
@@ -608,6 +619,13 @@ impl Row for PqRow<'_> {
 
     fn tag_column(&self, i: usize) -> Result<Option<&str>, String> {
         match self.leaf_value(self.src.tag_layouts[i]) {
+            Some((leaf, i)) => bytes_text(leaf, i),
+            None => Ok(None),
+        }
+    }
+
+    fn category_column(&self, i: usize) -> Result<Option<&str>, String> {
+        match self.leaf_value(self.src.category_layouts[i]) {
             Some((leaf, i)) => bytes_text(leaf, i),
             None => Ok(None),
         }

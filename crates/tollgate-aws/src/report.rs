@@ -78,6 +78,12 @@ pub struct Totals {
     /// Sums by the set of tag keys a line has (few distinct sets), for the untagged groups.
     #[serde(skip)]
     by_key_set: BTreeMap<Vec<String>, Sum>,
+    /// By cost category (`CostCenter=cc-100`, `CostCenter=(uncategorized)`).
+    #[serde(default)]
+    pub by_cost_category: BTreeMap<String, Sum>,
+    /// Sums by the set of category names a line has, for the uncategorized groups.
+    #[serde(skip)]
+    by_category_set: BTreeMap<Vec<String>, Sum>,
 }
 
 /// The group name of a line's meter (`rest_requests`, `cache_hours:0.5`, `(none)`).
@@ -110,25 +116,50 @@ impl Totals {
             .entry(l.tags.keys().cloned().collect())
             .or_default()
             .add(l);
+        for (k, v) in &l.cost_categories {
+            self.by_cost_category
+                .entry(format!("{k}={v}"))
+                .or_default()
+                .add(l);
+        }
+        self.by_category_set
+            .entry(l.cost_categories.keys().cloned().collect())
+            .or_default()
+            .add(l);
     }
 
-    /// Completes the `KEY=(untagged)` groups once every line was added.
+    /// Completes the `KEY=(untagged)` and `NAME=(uncategorized)` groups once every line was
+    /// added.
     pub fn finish(mut self) -> Totals {
-        let keys: std::collections::BTreeSet<String> = self
-            .by_tag
-            .keys()
-            .filter_map(|k| k.split_once('=').map(|(k, _)| k.to_string()))
-            .collect();
-        for (set, sum) in std::mem::take(&mut self.by_key_set) {
-            for k in &keys {
-                if !set.contains(k) {
-                    let e = self.by_tag.entry(format!("{k}=(untagged)")).or_default();
-                    e.lines += sum.lines;
-                    e.usage += sum.usage;
-                    e.cost += sum.cost;
-                }
+        complete(
+            &mut self.by_tag,
+            std::mem::take(&mut self.by_key_set),
+            "(untagged)",
+        );
+        complete(
+            &mut self.by_cost_category,
+            std::mem::take(&mut self.by_category_set),
+            "(uncategorized)",
+        );
+        self
+    }
+}
+
+/// Adds to `by` (`KEY=VALUE` sums) a `KEY=missing` sum for every key seen, from the sums per
+/// set of keys the lines had.
+fn complete(by: &mut BTreeMap<String, Sum>, sets: BTreeMap<Vec<String>, Sum>, missing: &str) {
+    let keys: std::collections::BTreeSet<String> = by
+        .keys()
+        .filter_map(|k| k.split_once('=').map(|(k, _)| k.to_string()))
+        .collect();
+    for (set, sum) in sets {
+        for k in &keys {
+            if !set.contains(k) {
+                let e = by.entry(format!("{k}={missing}")).or_default();
+                e.lines += sum.lines;
+                e.usage += sum.usage;
+                e.cost += sum.cost;
             }
         }
-        self
     }
 }

@@ -31,10 +31,12 @@ pub(crate) enum Field {
     Region,
     /// A map column of tags (CUR 2.0 `resource_tags`, FOCUS `Tags`).
     TagMap,
+    /// A map column of cost categories (CUR 2.0 `cost_category`, FOCUS `x_CostCategories`).
+    CategoryMap,
 }
 
 /// Number of [`Field`]s.
-const FIELDS: usize = Field::TagMap as usize + 1;
+pub(crate) const FIELDS: usize = Field::CategoryMap as usize + 1;
 
 /// How a field reads: text, an exact number or a timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +52,7 @@ impl Field {
         match self {
             Field::Start | Field::End => Kind::Time,
             Field::Amount | Field::AmountFallback | Field::Cost => Kind::Number,
-            Field::TagMap => Kind::Map,
+            Field::TagMap | Field::CategoryMap => Kind::Map,
             _ => Kind::Text,
         }
     }
@@ -117,6 +119,7 @@ const SNAKE: &[Spec] = &[
     opt(Field::Currency, &["line_item_currency_code"]),
     opt(Field::Region, &["product_region_code", "product_region"]),
     opt(Field::TagMap, &["resource_tags"]),
+    opt(Field::CategoryMap, &["cost_category"]),
 ];
 
 /// FOCUS 1.0 / 1.2 with AWS columns (AWS Data Exports table dictionaries).
@@ -138,6 +141,8 @@ const FOCUS: &[Spec] = &[
     opt(Field::Currency, &["BillingCurrency"]),
     opt(Field::Region, &["RegionId"]),
     opt(Field::TagMap, &["Tags"]),
+    // AWS's FOCUS export carries cost categories as an AWS column (a JSON object in CSV).
+    opt(Field::CategoryMap, &["x_CostCategories"]),
 ];
 
 /// Detects the format from top-level column names.
@@ -182,6 +187,8 @@ pub(crate) struct ColumnMap {
     pub(crate) fields: Vec<(Field, usize, String)>,
     /// Flat tag columns: (column index, tag key).
     pub(crate) tag_columns: Vec<(usize, String)>,
+    /// Flat cost category columns (legacy CUR `costCategory/<Name>`): (column index, name).
+    pub(crate) category_columns: Vec<(usize, String)>,
     slot: [Option<usize>; FIELDS],
 }
 
@@ -219,6 +226,7 @@ impl ColumnMap {
             });
         }
         let mut tag_columns = Vec::new();
+        let mut category_columns = Vec::new();
         for (i, n) in names.iter().enumerate() {
             let raw = n
                 .strip_prefix("resourceTags/")
@@ -226,11 +234,15 @@ impl ColumnMap {
             if let Some(raw) = raw {
                 tag_columns.push((i, tag_key(raw).to_string()));
             }
+            if let Some(name) = n.strip_prefix("costCategory/").filter(|c| !c.is_empty()) {
+                category_columns.push((i, name.to_string()));
+            }
         }
         Ok(ColumnMap {
             format,
             fields,
             tag_columns,
+            category_columns,
             slot,
         })
     }
@@ -253,6 +265,8 @@ pub(crate) trait Row {
     fn tag_map(&self, slot: usize, out: &mut BTreeMap<String, String>) -> Result<(), String>;
     /// Text of the `i`-th flat tag column ([`ColumnMap::tag_columns`]).
     fn tag_column(&self, i: usize) -> Result<Option<&str>, String>;
+    /// Text of the `i`-th flat cost category column ([`ColumnMap::category_columns`]).
+    fn category_column(&self, i: usize) -> Result<Option<&str>, String>;
 }
 
 /// What one row turned out to be.
@@ -393,6 +407,18 @@ pub(crate) fn normalise<R: Row>(
             tags.insert(key.clone(), v.to_string());
         }
     }
+    // Cost categories read as tags do (a map of strings, or flat columns); a category name
+    // starting `user:`/`user_` loses that prefix as a tag key does.
+    let mut cost_categories = BTreeMap::new();
+    if let Some(s) = map.slot(Field::CategoryMap) {
+        row.tag_map(s, &mut cost_categories)
+            .map_err(|m| fault(Field::CategoryMap, m))?;
+    }
+    for (i, (_, name)) in map.category_columns.iter().enumerate() {
+        if let Some(v) = row.category_column(i).map_err(|m| (None, m))? {
+            cost_categories.insert(name.clone(), v.to_string());
+        }
+    }
 
     Ok(Outcome::Line(Box::new(BillLine {
         source: map.format,
@@ -416,5 +442,6 @@ pub(crate) fn normalise<R: Row>(
         unblended_cost,
         currency: text(row, Field::Currency)?.unwrap_or_else(|| "USD".into()),
         tags,
+        cost_categories,
     })))
 }

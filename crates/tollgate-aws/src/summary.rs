@@ -288,13 +288,20 @@ pub(crate) fn quick<R: Row>(
             return Quick::Unsure;
         }
     }
-    if let Some(s) = map.slot(Field::TagMap) {
-        if !tags.check(row, s) {
-            return Quick::Unsure;
+    for f in [Field::TagMap, Field::CategoryMap] {
+        if let Some(s) = map.slot(f) {
+            if !tags.check(row, s) {
+                return Quick::Unsure;
+            }
         }
     }
     for i in 0..map.tag_columns.len() {
         if row.tag_column(i).is_err() {
+            return Quick::Unsure;
+        }
+    }
+    for i in 0..map.category_columns.len() {
+        if row.category_column(i).is_err() {
             return Quick::Unsure;
         }
     }

@@ -87,6 +87,10 @@ fn check(name: &str) -> Vec<BillLine> {
         "{name}: by type"
     );
     assert_eq!(t.by_tag, exp.totals.by_tag, "{name}: by tag");
+    assert_eq!(
+        t.by_cost_category, exp.totals.by_cost_category,
+        "{name}: by cost category"
+    );
     lines
 }
 
@@ -250,6 +254,8 @@ fn cur2_parquet_reads_only_the_needed_columns() {
             "product_region_code",
             "resource_tags.key_value.key",
             "resource_tags.key_value.value",
+            "cost_category.key_value.key",
+            "cost_category.key_value.value",
         ]
     );
     // The file has more: the reader never opens them.
@@ -296,6 +302,10 @@ fn focus_1_2_csv() {
 fn focus_1_0_parquet() {
     let lines = check("focus-1.0-2026-08.parquet");
     assert!(lines.iter().any(|l| l.tags.contains_key("team")));
+    // x_CostCategories, a map column.
+    assert!(lines
+        .iter()
+        .any(|l| l.cost_categories.get("CostCenter").map(String::as_str) == Some("cc-200")));
     check_costs_against_catalog(&lines, dec!(0.000001));
 }
 
@@ -325,7 +335,7 @@ fn malformed_rows_are_reported_with_file_and_line() {
     );
     assert!(shown[0].contains("`abc` is not a number"), "{}", shown[0]);
     assert!(
-        shown[2].contains("26 field(s), the header has 25"),
+        shown[2].contains("28 field(s), the header has 27"),
         "{}",
         shown[2]
     );

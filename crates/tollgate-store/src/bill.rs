@@ -27,6 +27,8 @@ use crate::sqlite::{sql_err, tag_json_path, unix_now, SqliteLedger};
 pub const NONE: &str = "(none)";
 /// What a `tag:NAME` group shows for lines without that tag: kept, never dropped.
 pub const UNTAGGED: &str = "(untagged)";
+/// What a `cost_category:NAME` group shows for lines without that category.
+pub const UNCATEGORIZED: &str = "(uncategorized)";
 
 /// The file an import reads, identified by its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +149,8 @@ pub enum BillDimension {
     Month,
     /// A cost-allocation tag's value; `(untagged)` for lines without it.
     Tag(String),
+    /// A cost category's value; `(uncategorized)` for lines without it.
+    CostCategory(String),
 }
 
 impl BillDimension {
@@ -162,6 +166,7 @@ impl BillDimension {
             BillDimension::LineItemType => "line_item_type".into(),
             BillDimension::Month => "month".into(),
             BillDimension::Tag(t) => format!("tag:{t}"),
+            BillDimension::CostCategory(c) => format!("cost_category:{c}"),
         }
     }
 
@@ -195,6 +200,10 @@ impl BillDimension {
             BillDimension::Tag(_) => format!(
                 "COALESCE(NULLIF(CAST(json_extract(tags, ?{param}) AS TEXT), ''), '{UNTAGGED}')"
             ),
+            BillDimension::CostCategory(_) => format!(
+                "COALESCE(NULLIF(CAST(json_extract(cost_categories, ?{param}) AS TEXT), ''), \
+                 '{UNCATEGORIZED}')"
+            ),
         }
     }
 }
@@ -211,12 +220,19 @@ impl FromStr for BillDimension {
             "meter" => BillDimension::Meter,
             "line_item_type" => BillDimension::LineItemType,
             "month" => BillDimension::Month,
-            other => match other.strip_prefix("tag:") {
-                Some(name) if !name.is_empty() => BillDimension::Tag(name.to_string()),
+            other => match (
+                other.strip_prefix("tag:"),
+                other.strip_prefix("cost_category:"),
+            ) {
+                (Some(name), _) if !name.is_empty() => BillDimension::Tag(name.to_string()),
+                (_, Some(name)) if !name.is_empty() => {
+                    BillDimension::CostCategory(name.to_string())
+                }
                 _ => {
                     return Err(format!(
                         "unknown dimension `{other}`: expected api, stage, account, region, \
-                         usage_type, meter, line_item_type, month or tag:NAME"
+                         usage_type, meter, line_item_type, month, tag:NAME or \
+                         cost_category:NAME"
                     ))
                 }
             },
@@ -429,18 +445,21 @@ impl BillLedger for SqliteLedger {
                     "INSERT INTO bill_lines (import_id, line_no, line_item_id, format, account, \
                        payer_account, region, usage_type, operation, meter, cache_size_gb, \
                        resource_id, api_id, stage, line_item_type, usage_start, usage_end, \
-                       usage_amount, unblended_cost, currency, tags) \
+                       usage_amount, unblended_cost, currency, tags, cost_categories) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                       ?16, ?17, ?18, ?19, ?20, ?21)",
+                       ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
                 )
                 .map_err(&on_err)?;
             for line in &mut *source {
                 // An error here returns early: dropping `tx` rolls the whole file back.
                 let l = line?;
-                let tags = serde_json::to_string(&l.tags).map_err(|e| LedgerError::Corrupt {
-                    store: store.clone(),
-                    message: format!("cannot encode tags: {e}"),
-                })?;
+                let json = |m: &BTreeMap<String, String>| {
+                    serde_json::to_string(m).map_err(|e| LedgerError::Corrupt {
+                        store: store.clone(),
+                        message: format!("cannot encode tags or cost categories: {e}"),
+                    })
+                };
+                let (tags, categories) = (json(&l.tags)?, json(&l.cost_categories)?);
                 insert
                     .execute(params![
                         import_id,
@@ -464,6 +483,7 @@ impl BillLedger for SqliteLedger {
                         l.unblended_cost.to_string(),
                         l.currency,
                         tags,
+                        categories,
                     ])
                     .map_err(&on_err)?;
                 lines += 1;
@@ -666,7 +686,7 @@ impl BillLedger for SqliteLedger {
         let mut bind: Vec<rusqlite::types::Value> = vec![query.from.into(), query.to.into()];
         let mut select = String::from("SELECT ");
         for dim in &query.group_by {
-            if let BillDimension::Tag(name) = dim {
+            if let BillDimension::Tag(name) | BillDimension::CostCategory(name) = dim {
                 bind.push(tag_json_path(name).into());
             }
             select.push_str(&dim.sql(bind.len()));
@@ -833,6 +853,7 @@ mod tests {
             unblended_cost: d(cost),
             currency: "USD".into(),
             tags: BTreeMap::new(),
+            cost_categories: BTreeMap::new(),
         }
     }
 
@@ -1152,6 +1173,31 @@ mod tests {
         assert_eq!(
             l.bill_tag_names(all.from, all.to).unwrap(),
             vec!["team".to_string()]
+        );
+
+        // Cost categories group like tags; lines without one are `(uncategorized)`.
+        let mut categorised = sample();
+        categorised[0]
+            .cost_categories
+            .insert("CostCenter".into(), "cc-100".into());
+        let dir2 = tempfile::tempdir().unwrap();
+        let mut l2 = ledger(&dir2.path().join("t.db"));
+        load(&mut l2, "cc", categorised);
+        let rows = l2
+            .query_bill(&BillQuery {
+                group_by: vec![BillDimension::CostCategory("CostCenter".into())],
+                ..all.clone()
+            })
+            .unwrap();
+        let mut by_cc: BTreeMap<String, Decimal> = BTreeMap::new();
+        for r in &rows {
+            *by_cc.entry(r.group[0].clone()).or_default() += r.unblended_cost;
+        }
+        assert_eq!(by_cc["cc-100"], d("3.5"));
+        assert_eq!(by_cc[UNCATEGORIZED], total - d("3.5"));
+        assert_eq!(
+            "cost_category:CostCenter".parse::<BillDimension>(),
+            Ok(BillDimension::CostCategory("CostCenter".into()))
         );
 
         // Periods select by start time.

@@ -26,7 +26,7 @@ mod url;
 
 pub use bill::{
     BillDimension, BillLedger, BillQuery, BillRow, BillSource, ImportError, ImportMeta,
-    ImportOutcome, ImportRecord, Supersession, NONE, UNTAGGED,
+    ImportOutcome, ImportRecord, Supersession, NONE, UNCATEGORIZED, UNTAGGED,
 };
 pub use migrations::schema_version;
 pub use sqlite::{OpenMode, SqliteLedger, SqliteOptions, DEDUP_WINDOW};

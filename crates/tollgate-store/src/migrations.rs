@@ -138,6 +138,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (import_id, superseded_by, billing_period, payer_account)
     );
     ",
+    // 5: cost categories of imported lines (JSON object, like tags); lines imported before
+    // have none.
+    "
+    ALTER TABLE bill_lines ADD COLUMN cost_categories TEXT NOT NULL DEFAULT '{}';
+    ",
 ];
 
 /// The schema version this build writes and understands (the number of migrations).

@@ -32,7 +32,8 @@ pub struct BillArgs {
     /// End of the period, exclusive, same forms (default: every imported line).
     #[arg(long)]
     pub to: Option<String>,
-    /// Group by any of api, stage, account, region, usage_type, month, tag:NAME
+    /// Group by any of api, stage, account, region, usage_type, month, tag:NAME,
+    /// cost_category:NAME
     /// (comma-separated). Rows are always split by meter and line item type.
     #[arg(long)]
     pub by: Option<String>,

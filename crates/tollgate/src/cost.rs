@@ -169,7 +169,7 @@ pub struct ReportArgs {
     pub to: Option<String>,
     /// Group by any of api, stage, route, key, client, status, reason, region, tag:NAME
     /// (comma-separated); over an imported bill, any of api, stage, account, region,
-    /// usage_type, month, tag:NAME.
+    /// usage_type, month, tag:NAME, cost_category:NAME.
     #[arg(long)]
     pub by: Option<String>,
     /// Output format.

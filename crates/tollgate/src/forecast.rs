@@ -29,7 +29,7 @@ pub struct ForecastArgs {
     pub store: String,
     /// Rows per group: any of api, stage, route, tag:NAME (comma-separated; default: the
     /// total only); over an imported bill, any of api, stage, account, region, usage_type,
-    /// line_item_type, tag:NAME.
+    /// line_item_type, tag:NAME, cost_category:NAME.
     #[arg(long)]
     pub by: Option<String>,
     /// The data forecast: metered usage priced by the catalog, or imported AWS bill lines

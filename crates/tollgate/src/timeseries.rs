@@ -32,7 +32,8 @@ pub const DEFAULT_LIMIT: usize = 12;
 /// The name of the series that sums those beyond the limit.
 pub const OTHER: &str = "(other)";
 /// The dimensions a bill's series can be split by, for messages.
-const BILL_BY: &str = "api, stage, account, region, usage_type, line_item_type, meter, tag:NAME";
+const BILL_BY: &str =
+    "api, stage, account, region, usage_type, line_item_type, meter, tag:NAME, cost_category:NAME";
 
 /// The width of a bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -155,6 +155,29 @@ fn each_fixture_is_imported_and_reported_with_the_bills_totals() {
                 .collect();
             assert_eq!(got, want, "{f} tag:{tag}");
         }
+
+        // Cost categories the same way: every value plus `(uncategorized)`.
+        let names: std::collections::BTreeSet<String> = exp[f]["totals"]["by_cost_category"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter_map(|k| k.split_once('=').map(|(k, _)| k.to_string()))
+            .collect();
+        for name in names {
+            let dim = format!("cost_category:{name}");
+            let bill = ok_json(&[
+                "cost", "bill", "--store", &s, "--by", &dim, "--format", "json",
+            ]);
+            let got: BTreeMap<String, (u64, Decimal)> = by(&bill, &dim)
+                .into_iter()
+                .map(|(v, s)| (format!("{name}={v}"), s))
+                .collect();
+            let want: BTreeMap<String, (u64, Decimal)> = want(&[f], "by_cost_category")
+                .into_iter()
+                .filter(|(k, _)| k.starts_with(&format!("{name}=")))
+                .collect();
+            assert_eq!(got, want, "{f} {dim}");
+        }
     }
 }
 

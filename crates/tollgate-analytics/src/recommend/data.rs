@@ -117,7 +117,11 @@ pub(crate) fn bill_cells(
     let rows = bill.query_bill(&BillQuery {
         from,
         to,
-        group_by: vec![BillDimension::Region, BillDimension::Api, BillDimension::Stage],
+        group_by: vec![
+            BillDimension::Region,
+            BillDimension::Api,
+            BillDimension::Stage,
+        ],
     })?;
     let mut merged: BTreeMap<(Vec<String>, UsageMeter), Decimal> = BTreeMap::new();
     for r in rows {
@@ -145,10 +149,7 @@ pub(crate) fn bill_cells(
     let mut out = Vec::with_capacity(merged.len());
     for ((g, meter), base) in merged {
         let [region, api, stage]: [String; 3] = g.try_into().map_err(|g: Vec<String>| {
-            RecommendError::BadParameter(format!(
-                "the bill answered {} dimensions for 3",
-                g.len()
-            ))
+            RecommendError::BadParameter(format!("the bill answered {} dimensions for 3", g.len()))
         })?;
         let units = base.round().max(Decimal::ZERO).to_u128().unwrap_or(0);
         out.push(Cell {

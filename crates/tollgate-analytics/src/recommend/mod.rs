@@ -274,10 +274,9 @@ impl Recommendations {
                 })
             })
             .collect();
-        let mut s = serde_json::to_string_pretty(
-            &json!({ "data": self.data, "recommendations": list }),
-        )
-        .unwrap_or_default();
+        let mut s =
+            serde_json::to_string_pretty(&json!({ "data": self.data, "recommendations": list }))
+                .unwrap_or_default();
         s.push('\n');
         s
     }
