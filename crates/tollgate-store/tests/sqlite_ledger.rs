@@ -677,7 +677,7 @@ fn reopening_keeps_the_data_and_the_schema() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, schema_version());
-    assert_eq!(schema_version(), 3);
+    assert_eq!(schema_version(), 5);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();

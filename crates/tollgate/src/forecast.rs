@@ -129,6 +129,17 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<()> {
         Some(at) => crate::report::instant("--at", at).map_err(|e| anyhow::anyhow!(e))?,
         None => crate::report::unix_now(),
     };
+    // A --by that fits neither kind of data is refused before the store is opened.
+    if let Some(list) = args.by.as_deref() {
+        let metered = parse_by(Some(list), "--by").map(|_| ());
+        let bill = parse_bill_by(Some(list), "--by").map(|_| ());
+        match (args.data, metered, bill) {
+            (DataChoice::Metered, Err(e), _)
+            | (DataChoice::Bill, _, Err(e))
+            | (DataChoice::Auto, Err(e), Err(_)) => bail!(e),
+            _ => {}
+        }
+    }
     let catalog = args.prices.catalog()?;
     let url = tollgate_store::parse_store_url(&args.store)?;
     let today = now - now.rem_euclid(86_400);

@@ -77,6 +77,7 @@ fn a_simulated_store_is_forecast_to_month_end() {
         keys,
         [
             "actual_to_date",
+            "data",
             "forecast",
             "lower",
             "month",
@@ -84,6 +85,7 @@ fn a_simulated_store_is_forecast_to_month_end() {
             "upper"
         ]
     );
+    assert_eq!(total["data"], "metered");
     assert_eq!(total["month"].as_str().unwrap().len(), 7, "{total}");
     let f = check(&total);
     assert!(f > 0.0, "{total}");
