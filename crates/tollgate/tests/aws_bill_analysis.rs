@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{dec, ok_json};
+use support::{dec, ok_json, rfc3339};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,12 +28,6 @@ const DAY: i64 = 86_400;
 /// The incident: 2026-10-07 10:00 to 13:00 UTC.
 const SPIKE_FROM: i64 = OCT + 6 * DAY + 10 * HOUR;
 const SPIKE_TO: i64 = SPIKE_FROM + 3 * HOUR;
-
-fn rfc3339(t: i64) -> String {
-    let d = time::OffsetDateTime::from_unix_timestamp(t).unwrap();
-    d.format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
 
 fn tollgate(args: &[&str]) -> Output {
     Command::new(support::binary()).args(args).output().unwrap()

@@ -81,20 +81,7 @@ async fn timeseries_adds_up_to_the_cost_report_and_the_page_needs_no_token() {
         .expect("clock")
         .as_secs() as i64;
     let today = now - now % 86_400;
-    let day = |t: i64| {
-        let days = t / 86_400;
-        // Days since the epoch to a civil date (H. Hinnant's algorithm).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!("{y:04}-{m:02}-{d:02}")
-    };
+    let day = support::utc_date;
     let (from, to) = (day(today - 10 * 86_400), day(today));
 
     let (status, cost) = get(format!("/admin/cost?from={from}&to={to}")).await;

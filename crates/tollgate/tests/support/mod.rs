@@ -47,6 +47,19 @@ pub fn dec(v: &serde_json::Value) -> rust_decimal::Decimal {
         .unwrap_or_else(|e| panic!("{v}: {e}"))
 }
 
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .expect("a time in range")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formats")
+}
+
+/// The UTC day of Unix seconds, `YYYY-MM-DD`.
+pub fn utc_date(t: i64) -> String {
+    rfc3339(t)[..10].to_string()
+}
+
 /// The path of an AWS billing fixture (fixtures/aws/NAME).
 pub fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
