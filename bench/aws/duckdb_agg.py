@@ -13,6 +13,14 @@
       Prints JSON: {"query_seconds", "rows": [{account, region, meter, currency, lines, usage,
       unblended_cost}]}.
 
+  duckdb_agg.py store --threads N DB FILE > duckdb-store.json
+      The counterpart of `tollgate aws import --store`: creates the DuckDB database DB on disk
+      (it must not exist), imports the file's API Gateway rows into a table with
+      `CREATE TABLE bill_lines AS SELECT <the columns tollgate keeps> FROM <file> WHERE
+      line_item_product_code = 'AmazonApiGateway'`, checkpoints, then runs the aggregation
+      above on that table. Prints the same JSON plus "import_seconds" (CREATE TABLE and
+      CHECKPOINT) and "lines" (rows in the table).
+
   duckdb_agg.py compare TOLLGATE.json DUCKDB.json
       Compares tollgate's dry-run JSON with the above per (account, region, meter, currency):
       lines must be equal, usage and unblended cost within 1e-6. Prints one line; exit status 1
@@ -42,6 +50,7 @@ REGION_PREFIXES = [
 # The columns the aggregation needs (CSV: their types, so the account id stays text).
 CSV_TYPES = {
     "line_item_usage_account_id": "VARCHAR",
+    "bill_payer_account_id": "VARCHAR",
     "product_region_code": "VARCHAR",
     "line_item_usage_type": "VARCHAR",
     "line_item_line_item_type": "VARCHAR",
@@ -62,7 +71,7 @@ def source(path):
     return f"read_csv('{path}', header = true{comp}, types = {{{types}}})"
 
 
-def sql(path):
+def sql(path, table=None):
     prefixes = ", ".join(f"('{p}', '{r}')" for p, r in REGION_PREFIXES)
     return f"""
 WITH g AS (
@@ -74,8 +83,7 @@ WITH g AS (
          count(*)                       AS lines,
          sum(line_item_usage_amount)    AS usage,
          sum(line_item_unblended_cost)  AS cost
-  FROM {source(path)}
-  WHERE line_item_product_code = 'AmazonApiGateway'
+  FROM {table if table else source(path) + " WHERE line_item_product_code = 'AmazonApiGateway'"}
   GROUP BY ALL
 ),
 prefixes(prefix, region) AS (VALUES {prefixes})
@@ -118,6 +126,47 @@ def query(threads, path):
     print()
 
 
+# What `tollgate aws import --store` keeps of a CUR 2.0 line (crates/tollgate-store bill_lines):
+# line item id, account, payer, region, usage type, operation, resource id, line item type,
+# usage start and end, usage amount, unblended cost, currency, tags, cost categories. DuckDB
+# keeps them in the file's types (doubles for amounts, timestamps, maps or JSON text for tags).
+STORE_COLUMNS = [
+    "identity_line_item_id", "line_item_usage_account_id", "bill_payer_account_id",
+    "product_region_code", "line_item_usage_type", "line_item_operation",
+    "line_item_resource_id", "line_item_line_item_type", "line_item_usage_start_date",
+    "line_item_usage_end_date", "line_item_usage_amount", "line_item_unblended_cost",
+    "line_item_currency_code", "resource_tags", "cost_category",
+]
+
+
+def store(threads, db, path):
+    import os
+    import duckdb
+
+    if os.path.exists(db):
+        sys.exit(f"{db} exists")
+    con = duckdb.connect(db)
+    con.execute(f"SET threads = {int(threads)}")
+    t0 = time.perf_counter()
+    cols = ", ".join(STORE_COLUMNS)
+    con.execute(f"CREATE TABLE bill_lines AS SELECT {cols} FROM {source(path)} "
+                "WHERE line_item_product_code = 'AmazonApiGateway'")
+    con.execute("CHECKPOINT")
+    t1 = time.perf_counter()
+    res = con.execute(sql(path, table="bill_lines")).fetchall()
+    t2 = time.perf_counter()
+    lines = con.execute("SELECT count(*) FROM bill_lines").fetchone()[0]
+    con.close()
+    rows = [
+        {"account": a, "region": r, "meter": m, "currency": c, "lines": int(n),
+         "usage": float(u or 0), "unblended_cost": float(k or 0)}
+        for a, r, m, c, n, u, k in res
+    ]
+    json.dump({"import_seconds": t1 - t0, "query_seconds": t2 - t1, "lines": lines,
+               "duckdb": duckdb.__version__, "threads": threads, "rows": rows}, sys.stdout)
+    print()
+
+
 def compare(tollgate_path, duck_path, tol=1e-6):
     with open(tollgate_path) as f:
         tg = json.load(f)
@@ -152,6 +201,8 @@ def compare(tollgate_path, duck_path, tol=1e-6):
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "query" and sys.argv[2] == "--threads":
         query(sys.argv[3], sys.argv[4])
+    elif len(sys.argv) == 6 and sys.argv[1] == "store" and sys.argv[2] == "--threads":
+        store(sys.argv[3], sys.argv[4], sys.argv[5])
     elif len(sys.argv) == 4 and sys.argv[1] == "compare":
         sys.exit(compare(sys.argv[2], sys.argv[3]))
     else:

@@ -8,9 +8,17 @@
 #      this benchmark only): bench/aws/duckdb_agg.py, `SET threads = THREADS`. Measured as a
 #      whole process (Python start, `import duckdb`, query) and, from inside, the query alone.
 #   c. store:    `tollgate aws import --store sqlite://…/fresh.db FILE` into a fresh SQLite
-#      ledger each time (for information: the dry run is what is compared).
+#      ledger each time (the ledger is removed before each run).
+#   d. duckdb-store: the same import into DuckDB, for comparison with c: bench/aws/duckdb_agg.py
+#      store creates a fresh DuckDB database file, `CREATE TABLE bill_lines AS SELECT <the
+#      columns tollgate keeps> … WHERE line_item_product_code = 'AmazonApiGateway'`,
+#      `CHECKPOINT`, then runs b's aggregation on the table. Whole process, and from inside the
+#      import alone (CREATE TABLE + CHECKPOINT). Its groups are checked against a's too.
+#   e. optional, STORE_BASELINE=BINARY: c with another tollgate build (e.g. before a change),
+#      in the same rounds.
 #
-# Each is run REPEAT times per file, interleaved (tollgate, duckdb, store, tollgate, …), under
+# Each is run REPEAT times per file, interleaved (tollgate, duckdb, store, duckdb-store,
+# [baseline], tollgate, …; c–e in the first STORE_REPEAT rounds), under
 # `/usr/bin/time -v` (wall time, user + system CPU, "Maximum resident set size"); medians are
 # reported. After the first round the two tools' groups are compared (lines equal; usage and
 # unblended cost within 1e-6 per account, region, meter) — the run fails if they differ.
@@ -24,9 +32,10 @@
 #                             the generator is deterministic, the directory is keyed by ROWS;
 #                             files this script generated are removed on exit unless KEEP=1)
 #   STEP_TIMEOUT=900          seconds any single step may take (build, generate, measure)
-#   STORE_REPEAT=1            --store measurements per file (the first rounds)
+#   STORE_REPEAT=$REPEAT      --store (and DuckDB import) measurements per file (first rounds)
 #   STORE_TIMEOUT=120         seconds a --store import may take; a longer one is stopped and
-#                             reported as such (it is for information)
+#                             reported as such
+#   STORE_BASELINE=           another tollgate binary whose --store is measured alongside
 #   SKIP_BUILD=0              1: do not run cargo build
 #   KEEP=0                    1: keep the generated files and the temp dir (outputs, ledgers)
 #
@@ -43,7 +52,8 @@ THREADS=${THREADS:-$(nproc)}
 FORMATS=${FORMATS:-"parquet csv.gz"}
 DATA_DIR=${DATA_DIR:-/tmp/tollgate-aws-bench-$ROWS}
 STEP_TIMEOUT=${STEP_TIMEOUT:-900}
-STORE_REPEAT=${STORE_REPEAT:-1}
+STORE_REPEAT=${STORE_REPEAT:-$REPEAT}
+STORE_BASELINE=${STORE_BASELINE:-}
 STORE_TIMEOUT=${STORE_TIMEOUT:-120}
 SKIP_BUILD=${SKIP_BUILD:-0}
 KEEP=${KEEP:-0}
@@ -153,10 +163,10 @@ median() { # name column(2 wall, 3 cpu, 4 rss) -> median
 all_of() { # name column -> "a, b, c"
   awk -v n="$1" -v c="$2" '$1 == n { printf "%s%s", sep, $c; sep = ", " }' "$TMP/samples"
 }
-duck_query_median() { # fmt -> median of the in-process query seconds
-  "$PY" - "$TMP" "$1" <<'EOF'
+duck_query_median() { # fmt [prefix key] -> median of the in-process query (or import) seconds
+  "$PY" - "$TMP" "$1" "${2:-duckdb}" "${3:-query_seconds}" <<'EOF'
 import json, statistics, sys, glob
-v = [json.load(open(f))["query_seconds"] for f in glob.glob(f"{sys.argv[1]}/duckdb-{sys.argv[2]}-*.json")]
+v = [json.load(open(f))[sys.argv[4]] for f in glob.glob(f"{sys.argv[1]}/{sys.argv[3]}-{sys.argv[2]}-*.json")]
 print(f"{statistics.median(v):.2f}" if v else "-")
 EOF
 }
@@ -179,12 +189,28 @@ for fmt in $FORMATS; do
       rm -f "$TMP/ledger.db"*
       T=$STORE_TIMEOUT ALLOW_TIMEOUT=1 measure "store-$fmt" "$TMP/store-$fmt-$rep.txt" -- \
         "$TOLLGATE" aws import --store "sqlite://$TMP/ledger.db" "$file"
+      rm -f "$TMP/ledger.db"*
+      rm -f "$TMP/duck.db"*
+      T=$STORE_TIMEOUT measure "duckstore-$fmt" "$TMP/duckstore-$fmt-$rep.json" -- \
+        "$PY" "$AWS_DIR/duckdb_agg.py" store --threads "$THREADS" "$TMP/duck.db" "$file"
+      rm -f "$TMP/duck.db"*
+      if [[ -n $STORE_BASELINE ]]; then
+        T=$STORE_TIMEOUT ALLOW_TIMEOUT=1 measure "baseline-$fmt" "$TMP/baseline-$fmt-$rep.txt" -- \
+          "$STORE_BASELINE" aws import --store "sqlite://$TMP/ledger.db" "$file"
+        rm -f "$TMP/ledger.db"*
+      fi
     fi
     if ((rep == 1)); then
       check=$("$PY" "$AWS_DIR/duckdb_agg.py" compare "$TMP/tollgate-$fmt-1.json" "$TMP/duckdb-$fmt-1.json") ||
         die "tollgate and DuckDB disagree on $fmt: $check"
       log "totals agree ($fmt): $check"
       CHECKS+=("| $fmt | $check |")
+      if ((STORE_REPEAT >= 1)); then
+        check=$("$PY" "$AWS_DIR/duckdb_agg.py" compare "$TMP/tollgate-$fmt-1.json" "$TMP/duckstore-$fmt-1.json") ||
+          die "tollgate and DuckDB's imported table disagree on $fmt: $check"
+        log "totals agree ($fmt, DuckDB table): $check"
+        CHECKS+=("| $fmt (DuckDB table) | $check |")
+      fi
       file_rows=$("$PY" -c 'import json,sys; f=json.load(open(sys.argv[1]))["files"][0]; print(f["rows"], f["lines"], sum(f["skipped_by_service"].values()), f["malformed_count"])' "$TMP/tollgate-$fmt-1.json")
       read -r n_rows n_lines n_skipped n_bad <<<"$file_rows"
       [[ $n_rows == "$ROWS" ]] || die "tollgate read $n_rows rows of $fmt, expected $ROWS"
@@ -209,13 +235,16 @@ emit ""
 emit "| file | tool | wall s (median) | wall s (all runs) | CPU s (user+sys) | peak RSS MB | rows/s |"
 emit "|---|---|--:|--:|--:|--:|--:|"
 for fmt in $FORMATS; do
-  for t in tollgate duckdb store; do
+  for t in tollgate duckdb store duckstore baseline; do
     n="$t-$fmt"
     w=$(median "$n" 2)
     label=$t
     [[ $t == tollgate ]] && label='tollgate `--dry-run`'
     [[ $t == duckdb ]] && label="DuckDB (process; query alone: $(duck_query_median "$fmt") s)"
     [[ $t == store ]] && label='tollgate `--store` (fresh SQLite)'
+    [[ $t == duckstore ]] && label="DuckDB import to a table on disk + aggregate (process; import alone: $(duck_query_median "$fmt" duckstore import_seconds) s)"
+    [[ $t == baseline ]] && label='baseline `--store` (STORE_BASELINE)'
+    [[ $(median "$n" 2) == - ]] && ! grep -q "^$n timeout" "$TMP/timeouts" && continue
     if grep -q "^$n timeout" "$TMP/timeouts"; then
       emit "| $fmt | $label | > $STORE_TIMEOUT (stopped) | | | | |"
       continue
@@ -233,6 +262,20 @@ for fmt in $FORMATS; do
   tr=$(median "tollgate-$fmt" 4)
   dr=$(median "duckdb-$fmt" 4)
   emit "| $fmt | $(awk -v a="$tw" -v b="$dw" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$tw" -v b="$dq" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$tr" -v b="$dr" 'BEGIN { printf "%.2f", a / b }') |"
+done
+emit ""
+emit "| file | wall tollgate \`--store\` / DuckDB import process | tollgate \`--store\` / DuckDB import alone | peak RSS tollgate / DuckDB | CPU tollgate / DuckDB |"
+emit "|---|--:|--:|--:|--:|"
+for fmt in $FORMATS; do
+  tw=$(median "store-$fmt" 2)
+  dw=$(median "duckstore-$fmt" 2)
+  [[ $tw == - || $dw == - ]] && continue
+  di=$(duck_query_median "$fmt" duckstore import_seconds)
+  tr=$(median "store-$fmt" 4)
+  dr=$(median "duckstore-$fmt" 4)
+  tc=$(median "store-$fmt" 3)
+  dc=$(median "duckstore-$fmt" 3)
+  emit "| $fmt | $(awk -v a="$tw" -v b="$dw" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$tw" -v b="$di" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$tr" -v b="$dr" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$tc" -v b="$dc" 'BEGIN { printf "%.2f", a / b }') |"
 done
 emit ""
 emit "Totals check (first round; per account × region × meter: lines equal, usage and unblended cost within 1e-6):"

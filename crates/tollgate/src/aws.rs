@@ -431,7 +431,7 @@ fn load_one(
         Ok(None) => {}
         Err(e) => return Loaded::Failed(format!("{file}: {e}")),
     }
-    let (mut reader, bar) = match open_reader(path, opts, show_progress) {
+    let (reader, bar) = match open_reader(path, opts, show_progress) {
         Ok(r) => r,
         Err(e) => return Loaded::Failed(e.to_string()),
     };
@@ -441,7 +441,7 @@ fn load_one(
         format: reader.format(),
         container: reader.container(),
     };
-    let result = ledger.import_file(&meta, &mut reader);
+    let (result, reader) = import_read_ahead(ledger, &meta, reader, path);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -452,12 +452,136 @@ fn load_one(
         }) => Loaded::Imported {
             record: import,
             overlapping_line_ids,
-            malformed: reader.finish().malformed,
+            malformed: match reader {
+                Some(reader) => reader.finish().malformed,
+                None => Vec::new(),
+            },
         },
         Ok(ImportOutcome::AlreadyImported(record)) => Loaded::Already(record),
         Err(tollgate_store::ImportError::Read(e)) => Loaded::Failed(e.to_string()),
         Err(e) => Loaded::Failed(format!("{file}: {e}")),
     }
+}
+
+/// Lines handed from the reading thread to the importing one per message.
+const READ_AHEAD_BATCH: usize = 1024;
+/// Batches in flight between them (bounded: memory stays a few thousand lines).
+const READ_AHEAD_DEPTH: usize = 4;
+
+/// What the reading thread sends: lines (an error ends them), then the read's report.
+enum ReadAhead {
+    Lines(Vec<Result<tollgate_aws::BillLine, AwsError>>),
+    End(Box<ReadReport>),
+}
+
+/// The importing side of [`import_read_ahead`]: the lines as the reader gave them, in order.
+struct ReadAheadSource {
+    rx: std::sync::mpsc::Receiver<ReadAhead>,
+    batch: std::vec::IntoIter<Result<tollgate_aws::BillLine, AwsError>>,
+    report: ReadReport,
+    ended: bool,
+    file: PathBuf,
+}
+
+impl Iterator for ReadAheadSource {
+    type Item = Result<tollgate_aws::BillLine, AwsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(line) = self.batch.next() {
+                return Some(line);
+            }
+            if self.ended {
+                return None;
+            }
+            match self.rx.recv() {
+                Ok(ReadAhead::Lines(lines)) => self.batch = lines.into_iter(),
+                Ok(ReadAhead::End(report)) => {
+                    self.report = *report;
+                    self.ended = true;
+                }
+                // The reading thread stopped without its report (it panicked): fail the file,
+                // so the import rolls back rather than committing part of it.
+                Err(_) => {
+                    self.ended = true;
+                    return Some(Err(AwsError::Io {
+                        file: self.file.clone(),
+                        source: std::io::Error::other("the reading thread stopped unexpectedly"),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+impl tollgate_store::BillSource for ReadAheadSource {
+    fn read_report(&self) -> &ReadReport {
+        &self.report
+    }
+}
+
+/// Imports `reader`'s lines with the file read (decoded, normalised) on a second thread while
+/// this one writes to the ledger, through a bounded queue. The lines, their order, the
+/// report and every error are the reader's own; the import is still one transaction that an
+/// error rolls back. Returns the reader for its final report (`None` if its thread panicked).
+fn import_read_ahead(
+    ledger: &mut dyn BillLedger,
+    meta: &ImportMeta,
+    mut reader: BillReader,
+    path: &std::path::Path,
+) -> (
+    Result<ImportOutcome, tollgate_store::ImportError>,
+    Option<BillReader>,
+) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD_DEPTH);
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(READ_AHEAD_BATCH);
+            loop {
+                match reader.next() {
+                    Some(line) => {
+                        let failed = line.is_err();
+                        batch.push(line);
+                        if failed || batch.len() == READ_AHEAD_BATCH {
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(READ_AHEAD_BATCH));
+                            // A closed queue: the import stopped (and rolled back).
+                            if tx.send(ReadAhead::Lines(full)).is_err() || failed {
+                                return reader;
+                            }
+                        }
+                    }
+                    None => {
+                        if !batch.is_empty() && tx.send(ReadAhead::Lines(batch)).is_err() {
+                            return reader;
+                        }
+                        let _ = tx.send(ReadAhead::End(Box::new(reader.report().clone())));
+                        return reader;
+                    }
+                }
+            }
+        });
+        let mut source = ReadAheadSource {
+            rx,
+            batch: Vec::new().into_iter(),
+            report: ReadReport {
+                file: meta.file_name.clone(),
+                format: meta.format,
+                container: meta.container,
+                rows: 0,
+                lines: 0,
+                skipped_by_service: BTreeMap::new(),
+                malformed_count: 0,
+                malformed: Vec::new(),
+            },
+            ended: false,
+            file: path.to_path_buf(),
+        };
+        let result = ledger.import_file(meta, &mut source);
+        // Unblocks a reader still sending (an import that failed early).
+        drop(source);
+        (result, producer.join().ok())
+    })
 }
 
 /// SHA-256 of a file's bytes, lowercase hex, read in 1 MiB pieces.
