@@ -150,7 +150,7 @@ impl CostSource for MeteredCosts<'_> {
 /// a line counted in the span its usage starts in.
 pub struct BillCosts<'a> {
     ledger: &'a mut dyn BillLedger,
-    /// The tag keys of the imported lines, read once.
+    /// The tag keys and cost category names of the imported lines, as dimensions, read once.
     tags: Option<Vec<String>>,
 }
 
@@ -202,11 +202,25 @@ impl CostSource for BillCosts<'_> {
         let mut dims: Vec<String> = ["account", "region", "stage", "usage_type", "line_item_type"]
             .map(String::from)
             .to_vec();
-        // Cost-allocation tags too (a team's spend); without them if they cannot be listed.
+        // Cost-allocation tags and cost categories too (a team's spend); without them if they
+        // cannot be listed.
         if self.tags.is_none() {
-            self.tags = self.ledger.bill_tag_names(i64::MIN, i64::MAX).ok();
+            let tags = self.ledger.bill_tag_names(i64::MIN, i64::MAX).ok();
+            let categories = self.ledger.bill_category_names(i64::MIN, i64::MAX).ok();
+            self.tags = Some(
+                tags.into_iter()
+                    .flatten()
+                    .map(|t| format!("tag:{t}"))
+                    .chain(
+                        categories
+                            .into_iter()
+                            .flatten()
+                            .map(|c| format!("cost_category:{c}")),
+                    )
+                    .collect(),
+            );
         }
-        dims.extend(self.tags.iter().flatten().map(|t| format!("tag:{t}")));
+        dims.extend(self.tags.iter().flatten().cloned());
         dims
     }
 

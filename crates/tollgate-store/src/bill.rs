@@ -320,6 +320,9 @@ pub trait BillLedger: Send {
     /// The tag keys used by lines starting in the period, sorted.
     fn bill_tag_names(&mut self, from: i64, to: i64) -> Result<Vec<String>, LedgerError>;
 
+    /// The cost category names used by lines starting in the period, sorted.
+    fn bill_category_names(&mut self, from: i64, to: i64) -> Result<Vec<String>, LedgerError>;
+
     /// The shortest usage span (seconds) of the lines starting in the period: 3600 for an
     /// hourly export, 86400 for a daily one; `None` without lines.
     fn bill_min_span(&mut self, from: i64, to: i64) -> Result<Option<i64>, LedgerError>;
@@ -389,6 +392,26 @@ fn count_i64(n: u64) -> i64 {
 }
 
 impl SqliteLedger {
+    /// The keys of a JSON map column (`tags`, `cost_categories`) over the lines starting in
+    /// the period, sorted.
+    fn map_keys(&mut self, column: &str, from: i64, to: i64) -> Result<Vec<String>, LedgerError> {
+        let on_err = sql_err(&self.store, "bill tag and category names");
+        let names = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT DISTINCT j.key FROM ( \
+                   SELECT DISTINCT {column} AS m FROM bill_lines \
+                   WHERE usage_start >= ?1 AND usage_start < ?2 \
+                 ) AS t, json_each(t.m) AS j ORDER BY j.key"
+            ))
+            .map_err(&on_err)?
+            .query_map([from, to], |r| r.get::<_, String>(0))
+            .map_err(&on_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&on_err)?;
+        Ok(names)
+    }
+
     fn import_file_tx(
         &mut self,
         meta: &ImportMeta,
@@ -894,20 +917,11 @@ impl BillLedger for SqliteLedger {
     }
 
     fn bill_tag_names(&mut self, from: i64, to: i64) -> Result<Vec<String>, LedgerError> {
-        let on_err = sql_err(&self.store, "bill tag names");
-        let names = self
-            .conn
-            .prepare_cached(
-                "SELECT DISTINCT j.key FROM ( \
-                   SELECT DISTINCT tags FROM bill_lines WHERE usage_start >= ?1 AND usage_start < ?2 \
-                 ) AS t, json_each(t.tags) AS j ORDER BY j.key",
-            )
-            .map_err(&on_err)?
-            .query_map([from, to], |r| r.get::<_, String>(0))
-            .map_err(&on_err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(&on_err)?;
-        Ok(names)
+        self.map_keys("tags", from, to)
+    }
+
+    fn bill_category_names(&mut self, from: i64, to: i64) -> Result<Vec<String>, LedgerError> {
+        self.map_keys("cost_categories", from, to)
     }
 
     fn describe_bill(&self) -> String {
@@ -1364,6 +1378,10 @@ mod tests {
             *by_cc.entry(r.group[0].clone()).or_default() += r.unblended_cost;
         }
         assert_eq!(by_cc["cc-100"], d("3.5"));
+        assert_eq!(
+            l2.bill_category_names(all.from, all.to).unwrap(),
+            vec!["CostCenter".to_string()]
+        );
         assert_eq!(by_cc[UNCATEGORIZED], total - d("3.5"));
         assert_eq!(
             "cost_category:CostCenter".parse::<BillDimension>(),

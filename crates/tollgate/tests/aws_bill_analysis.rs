@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 
 use rust_decimal::Decimal;
 
-const HEADER: &str = "identity/LineItemId,identity/TimeInterval,bill/BillType,bill/PayerAccountId,bill/BillingPeriodStartDate,lineItem/UsageAccountId,lineItem/LineItemType,lineItem/UsageStartDate,lineItem/UsageEndDate,lineItem/ProductCode,lineItem/UsageType,lineItem/Operation,lineItem/AvailabilityZone,lineItem/ResourceId,lineItem/UsageAmount,lineItem/CurrencyCode,lineItem/UnblendedRate,lineItem/UnblendedCost,lineItem/BlendedCost,lineItem/LineItemDescription,product/ProductName,product/region,pricing/term,resourceTags/user:team";
+const HEADER: &str = "identity/LineItemId,identity/TimeInterval,bill/BillType,bill/PayerAccountId,bill/BillingPeriodStartDate,lineItem/UsageAccountId,lineItem/LineItemType,lineItem/UsageStartDate,lineItem/UsageEndDate,lineItem/ProductCode,lineItem/UsageType,lineItem/Operation,lineItem/AvailabilityZone,lineItem/ResourceId,lineItem/UsageAmount,lineItem/CurrencyCode,lineItem/UnblendedRate,lineItem/UnblendedCost,lineItem/BlendedCost,lineItem/LineItemDescription,product/ProductName,product/region,pricing/term,resourceTags/user:team,costCategory/Unit";
 
 /// 2026-08-03T00:00:00Z, a Monday: the first line.
 const START: i64 = 1_785_715_200;
@@ -104,12 +104,17 @@ fn write_bill(path: &Path, daily: bool) -> Vec<Line> {
             };
             let kind = if api == "shop" { "restapis" } else { "apis" };
             let team = if api == "shop" { "payments" } else { "" };
+            let unit = if account == "222222222222" {
+                "wholesale"
+            } else {
+                "retail"
+            };
             let _ = writeln!(
                 csv,
                 "line{id},{from}/{to},Anniversary,999999999999,{period},{account},Usage,{from},\
                  {to},AmazonApiGateway,{usage_type},{op},,arn:aws:apigateway:us-east-1::/{kind}/\
                  {api},{usage},USD,{rate},{cost},{cost},API Gateway,Amazon API Gateway,us-east-1,\
-                 OnDemand,{team}",
+                 OnDemand,{team},{unit}",
                 rate = rate(usage_type)
             );
             lines.push((t, account.to_owned(), cost, api));
@@ -275,6 +280,15 @@ fn the_incident_is_found_with_its_account_in_an_hourly_and_a_daily_bill() {
         assert_eq!(cause["dimension"], "account", "{x}");
         assert_eq!(cause["value"], "222222222222", "{x}");
         assert!(cause["share"].as_f64().unwrap() > 0.9, "{x}");
+        // The account's cost category says the same, in the organisation's words.
+        assert!(
+            x["cause"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["dimension"] == "cost_category:Unit" && c["value"] == "wholesale"),
+            "{x}"
+        );
     }
 }
 
