@@ -67,7 +67,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 mkdir -p target
 set +e
-cargo test --workspace --locked 2>&1 | tee target/test-output.log
+# --no-fail-fast: every failing test binary is reported, not only the first.
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.log
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole run (cargo prints one per test binary, the last often a
