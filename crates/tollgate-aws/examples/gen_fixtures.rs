@@ -34,6 +34,41 @@ use tollgate_pricing::{CacheSize, Catalog, FreeTier, Meter};
 
 type Tags = BTreeMap<String, String>;
 
+/// Why a fixture could not be written (the file is named).
+#[derive(Debug, thiserror::Error)]
+enum GenError {
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .path.display())]
+    Csv { path: PathBuf, source: csv::Error },
+    #[error("{}: {source}", .path.display())]
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
+    #[error("expected.json: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{}: the Parquet schema has fewer columns than the layout", .0.display())]
+    Schema(PathBuf),
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> GenError + '_ {
+    move |source| GenError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn pq_err(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> GenError + '_ {
+    move |source| GenError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// One row of a bill, before it is written in a format.
 #[derive(Clone)]
 struct Rec {
@@ -753,19 +788,29 @@ fn csv_text(cell: &Cell, ts: fn(i64) -> String) -> String {
 
 /// CSV amounts must be the record's exact decimal (f64 formatting would round): render numbers
 /// from the record, not from the cell.
-fn write_csv(path: &Path, layout: &Layout, recs: &[Rec], faults: &[Fault], gz: bool) -> Vec<u64> {
-    let file = File::create(path).expect("create fixture");
-    let out: Box<dyn Write> = if gz {
-        Box::new(flate2::write::GzEncoder::new(
+fn write_csv(
+    path: &Path,
+    layout: &Layout,
+    recs: &[Rec],
+    faults: &[Fault],
+    gz: bool,
+) -> Result<Vec<u64>, GenError> {
+    let file = File::create(path).map_err(io_err(path))?;
+    let out = if gz {
+        Sink::Gz(Box::new(flate2::write::GzEncoder::new(
             file,
             flate2::Compression::default(),
-        ))
+        )))
     } else {
-        Box::new(file)
+        Sink::Plain(file)
+    };
+    let csv_err = |source| GenError::Csv {
+        path: path.to_path_buf(),
+        source,
     };
     let mut w = csv::WriterBuilder::new().flexible(true).from_writer(out);
     w.write_record(layout.columns.iter().map(|(n, _)| *n))
-        .expect("header");
+        .map_err(csv_err)?;
     let mut lines = Vec::new();
     for (i, r) in recs.iter().enumerate() {
         let cells = (layout.row)(r, layout);
@@ -793,16 +838,43 @@ fn write_csv(path: &Path, layout: &Layout, recs: &[Rec], faults: &[Fault], gz: b
                 }
             }
         }
-        w.write_record(&fields).expect("row");
+        w.write_record(&fields).map_err(csv_err)?;
         lines.push(i as u64 + 2);
     }
-    w.flush().expect("flush");
-    let inner = w
-        .into_inner()
-        .map_err(|e| e.to_string())
-        .expect("csv writer");
-    drop(inner); // GzEncoder finishes on drop
-    lines
+    let sink = w.into_inner().map_err(|e| io_err(path)(e.into_error()))?;
+    sink.finish().map_err(io_err(path))?;
+    Ok(lines)
+}
+
+/// Where a CSV fixture goes: a file, or a gzip stream whose end is written by `finish` (not
+/// on drop, where an error would be lost).
+enum Sink {
+    Plain(File),
+    Gz(Box<flate2::write::GzEncoder<File>>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Plain(f) => f.write(buf),
+            Sink::Gz(g) => g.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(f) => f.flush(),
+            Sink::Gz(g) => g.flush(),
+        }
+    }
+}
+
+impl Sink {
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(mut f) => f.flush(),
+            Sink::Gz(g) => (*g).finish().map(drop),
+        }
+    }
 }
 
 fn is_amount(name: &str) -> bool {
@@ -825,7 +897,13 @@ fn is_cost(name: &str) -> bool {
     )
 }
 
-fn write_parquet(path: &Path, layout: &Layout, recs: &[Rec], faults: &[Fault], row_group: usize) {
+fn write_parquet(
+    path: &Path,
+    layout: &Layout,
+    recs: &[Rec],
+    faults: &[Fault],
+    row_group: usize,
+) -> Result<(), GenError> {
     let mut schema = String::from("message bill {\n");
     for (name, ty) in &layout.columns {
         schema += &match ty {
@@ -839,14 +917,15 @@ fn write_parquet(path: &Path, layout: &Layout, recs: &[Rec], faults: &[Fault], r
         };
     }
     schema += "}\n";
-    let schema = Arc::new(parse_message_type(&schema).expect("schema"));
+    let pq = pq_err(path);
+    let schema = Arc::new(parse_message_type(&schema).map_err(&pq)?);
     let props = Arc::new(
         WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .build(),
     );
-    let file = File::create(path).expect("create parquet");
-    let mut w = SerializedFileWriter::new(file, schema, props).expect("writer");
+    let file = File::create(path).map_err(io_err(path))?;
+    let mut w = SerializedFileWriter::new(file, schema, props).map_err(&pq)?;
     for (chunk_no, chunk) in recs.chunks(row_group.max(1)).enumerate() {
         let base = chunk_no * row_group;
         let rows: Vec<Vec<Cell>> = chunk
@@ -874,80 +953,46 @@ fn write_parquet(path: &Path, layout: &Layout, recs: &[Rec], faults: &[Fault], r
                 cells
             })
             .collect();
-        let mut rg = w.next_row_group().expect("row group");
-        let mut col = 0;
-        loop {
-            let Some(mut cw) = rg.next_column().expect("column") else {
-                break;
-            };
-            let ty = layout.columns[col].1;
+        let mut rg = w.next_row_group().map_err(&pq)?;
+        let missing = || GenError::Schema(path.to_path_buf());
+        for (col, (_, ty)) in layout.columns.iter().enumerate() {
             let cells = rows.iter().map(|r| &r[col]);
+            let mut cw = rg.next_column().map_err(&pq)?.ok_or_else(missing)?;
             match ty {
                 Ty::Str => {
-                    let (mut vals, mut def) = (Vec::new(), Vec::new());
-                    for c in cells {
-                        if let Cell::S(Some(v)) = c {
-                            vals.push(ByteArray::from(v.as_str()));
-                            def.push(1);
-                        } else {
-                            def.push(0);
-                        }
-                    }
+                    let (vals, def) = flat(cells, |c| match c {
+                        Cell::S(Some(v)) => Some(ByteArray::from(v.as_str())),
+                        _ => None,
+                    });
                     cw.typed::<ByteArrayType>()
                         .write_batch(&vals, Some(&def), None)
-                        .expect("write");
+                        .map_err(&pq)?;
                 }
                 Ty::F64 => {
-                    let (mut vals, mut def) = (Vec::new(), Vec::new());
-                    for c in cells {
-                        if let Cell::F(Some(v)) = c {
-                            vals.push(*v);
-                            def.push(1);
-                        } else {
-                            def.push(0);
-                        }
-                    }
+                    let (vals, def) = flat(cells, |c| match c {
+                        Cell::F(v) => *v,
+                        _ => None,
+                    });
                     cw.typed::<DoubleType>()
                         .write_batch(&vals, Some(&def), None)
-                        .expect("write");
+                        .map_err(&pq)?;
                 }
                 Ty::Ts => {
-                    let (mut vals, mut def) = (Vec::new(), Vec::new());
-                    for c in cells {
-                        if let Cell::T(Some(v)) = c {
-                            vals.push(*v * 1000);
-                            def.push(1);
-                        } else {
-                            def.push(0);
-                        }
-                    }
+                    let (vals, def) = flat(cells, |c| match c {
+                        Cell::T(v) => v.map(|t| t * 1000),
+                        _ => None,
+                    });
                     cw.typed::<Int64Type>()
                         .write_batch(&vals, Some(&def), None)
-                        .expect("write");
+                        .map_err(&pq)?;
                 }
                 Ty::Map => {
                     // Two leaves: key, then value (the next column).
-                    let maps: Vec<Option<&Tags>> = cells
-                        .map(|c| match c {
-                            Cell::M(m) => m.as_ref(),
-                            _ => None,
-                        })
-                        .collect();
                     let (mut keys, mut kdef, mut rep) = (Vec::new(), Vec::new(), Vec::new());
                     let (mut vals, mut vdef) = (Vec::new(), Vec::new());
-                    for m in &maps {
-                        match m {
-                            None => {
-                                kdef.push(0);
-                                vdef.push(0);
-                                rep.push(0);
-                            }
-                            Some(t) if t.is_empty() => {
-                                kdef.push(1);
-                                vdef.push(1);
-                                rep.push(0);
-                            }
-                            Some(t) => {
+                    for c in cells {
+                        match c {
+                            Cell::M(Some(t)) if !t.is_empty() => {
                                 for (j, (k, v)) in t.iter().enumerate() {
                                     keys.push(ByteArray::from(k.as_str()));
                                     vals.push(ByteArray::from(v.as_str()));
@@ -956,27 +1001,49 @@ fn write_parquet(path: &Path, layout: &Layout, recs: &[Rec], faults: &[Fault], r
                                     rep.push(i16::from(j > 0));
                                 }
                             }
+                            // An empty map, or a null one.
+                            c => {
+                                let level = i16::from(matches!(c, Cell::M(Some(_))));
+                                kdef.push(level);
+                                vdef.push(level);
+                                rep.push(0);
+                            }
                         }
                     }
                     cw.typed::<ByteArrayType>()
                         .write_batch(&keys, Some(&kdef), Some(&rep))
-                        .expect("write keys");
-                    cw.close().expect("close");
-                    let mut vw = rg.next_column().expect("value column").expect("value leaf");
-                    vw.typed::<ByteArrayType>()
+                        .map_err(&pq)?;
+                    cw.close().map_err(&pq)?;
+                    cw = rg.next_column().map_err(&pq)?.ok_or_else(missing)?;
+                    cw.typed::<ByteArrayType>()
                         .write_batch(&vals, Some(&vdef), Some(&rep))
-                        .expect("write values");
-                    vw.close().expect("close");
-                    col += 1;
-                    continue;
+                        .map_err(&pq)?;
                 }
             }
-            cw.close().expect("close");
-            col += 1;
+            cw.close().map_err(&pq)?;
         }
-        rg.close().expect("close row group");
+        rg.close().map_err(&pq)?;
     }
-    w.close().expect("close parquet");
+    w.close().map_err(&pq)?;
+    Ok(())
+}
+
+/// A flat optional column: the present values and the definition levels (1 present, 0 null).
+fn flat<'a, T>(
+    cells: impl Iterator<Item = &'a Cell>,
+    value: impl Fn(&Cell) -> Option<T>,
+) -> (Vec<T>, Vec<i16>) {
+    let (mut vals, mut def) = (Vec::new(), Vec::new());
+    for c in cells {
+        match value(c) {
+            Some(v) => {
+                vals.push(v);
+                def.push(1);
+            }
+            None => def.push(0),
+        }
+    }
+    (vals, def)
 }
 
 // === Expected results ===
@@ -1013,14 +1080,14 @@ impl Out {
         container: tollgate_aws::Container,
         faults: &[Fault],
         malformed_columns: &[Option<&str>],
-    ) {
+    ) -> Result<(), GenError> {
         let path = self.dir.join(name);
         if let Some(p) = path.parent() {
-            fs::create_dir_all(p).expect("mkdir");
+            fs::create_dir_all(p).map_err(io_err(p))?;
         }
         let locations: Vec<tollgate_aws::Location> = match container {
             tollgate_aws::Container::Parquet => {
-                write_parquet(&path, layout, recs, faults, 500);
+                write_parquet(&path, layout, recs, faults, 500)?;
                 (1..=recs.len() as u64)
                     .map(tollgate_aws::Location::Row)
                     .collect()
@@ -1031,7 +1098,7 @@ impl Out {
                 recs,
                 faults,
                 c == tollgate_aws::Container::CsvGz,
-            )
+            )?
             .into_iter()
             .map(tollgate_aws::Location::Line)
             .collect(),
@@ -1070,6 +1137,7 @@ impl Out {
             },
         );
         println!("wrote {}", path.display());
+        Ok(())
     }
 }
 
@@ -1092,7 +1160,17 @@ fn put_apigw_at(recs: &mut [Rec], positions: &[usize]) {
     }
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gen_fixtures: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), GenError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--big") {
         let rows: usize = args
@@ -1100,14 +1178,13 @@ fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(1_000_000);
         let dir = PathBuf::from(args.get(2).map_or("/tmp/tollgate-cur-big", String::as_str));
-        big(rows, &dir);
-        return;
+        return big(rows, &dir);
     }
     let dir = args
         .first()
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/aws"));
-    fs::create_dir_all(&dir).expect("mkdir");
+    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let mut out = Out {
         dir: dir.clone(),
         expected: BTreeMap::new(),
@@ -1133,7 +1210,7 @@ fn main() {
         Csv,
         &[],
         &[],
-    );
+    )?;
     let legacy_gz = build(&Dataset {
         name: "legacy-sep",
         seed: 2,
@@ -1152,7 +1229,7 @@ fn main() {
         CsvGz,
         &[],
         &[],
-    );
+    )?;
 
     // CUR 2.0: Parquet (the largest fixture) and CSV.gz.
     let cur2 = build(&Dataset {
@@ -1173,7 +1250,7 @@ fn main() {
         Parquet,
         &[],
         &[],
-    );
+    )?;
     let cur2_csv = build(&Dataset {
         name: "cur2-oct",
         seed: 4,
@@ -1192,7 +1269,7 @@ fn main() {
         CsvGz,
         &[],
         &[],
-    );
+    )?;
 
     // FOCUS 1.2 CSV and FOCUS 1.0 Parquet.
     let focus = build(&Dataset {
@@ -1213,7 +1290,7 @@ fn main() {
         Csv,
         &[],
         &[],
-    );
+    )?;
     let focus10 = build(&Dataset {
         name: "focus10-aug",
         seed: 6,
@@ -1232,7 +1309,7 @@ fn main() {
         Parquet,
         &[],
         &[],
-    );
+    )?;
 
     // Malformed rows, one file per format (and container).
     let small = |name: &'static str, seed: u64, doubles: bool| {
@@ -1270,7 +1347,7 @@ fn main() {
             Some("lineItem/UsageAccountId"),
             Some("lineItem/UsageAmount"),
         ],
-    );
+    )?;
     let mut r = small("bad-cur2csv", 8, false);
     let faults: &[Fault] = &[
         (2, "line_item_usage_amount", Some("12..5")),
@@ -1289,7 +1366,7 @@ fn main() {
             Some("resource_tags"),
             Some("line_item_usage_end_date"),
         ],
-    );
+    )?;
     let mut r = small("bad-cur2pq", 9, true);
     let faults: &[Fault] = &[
         (1, "line_item_unblended_cost", None),
@@ -1308,7 +1385,7 @@ fn main() {
             Some("line_item_usage_amount"),
             Some("line_item_usage_start_date"),
         ],
-    );
+    )?;
     let mut r = small("bad-focus", 10, false);
     let faults: &[Fault] = &[
         (2, "BilledCost", Some("n/a")),
@@ -1323,30 +1400,33 @@ fn main() {
         Csv,
         faults,
         &[Some("BilledCost"), Some("ChargePeriodStart"), None],
-    );
+    )?;
 
     // Files of the wrong kind.
-    fs::write(
-        dir.join("malformed/not-a-bill.csv"),
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        fs::write(&path, text).map_err(io_err(&path))
+    };
+    write(
+        "malformed/not-a-bill.csv",
         "requestId,ip,httpMethod,status\nabc,10.0.0.1,GET,200\n",
-    )
-    .expect("write");
-    fs::write(
-        dir.join("malformed/missing-columns.csv"),
+    )?;
+    write(
+        "malformed/missing-columns.csv",
         "identity_line_item_id,line_item_usage_account_id,line_item_line_item_type,\
          line_item_usage_start_date,line_item_usage_end_date,line_item_product_code,\
          line_item_usage_type,resource_tags\n",
-    )
-    .expect("write");
+    )?;
 
-    let json = serde_json::to_string_pretty(&out.expected).expect("json");
-    fs::write(dir.join("expected.json"), json + "\n").expect("write expected");
+    let json = serde_json::to_string_pretty(&out.expected)?;
+    write("expected.json", &(json + "\n"))?;
     println!("wrote {}", dir.join("expected.json").display());
+    Ok(())
 }
 
 /// A large CUR 2.0 file (Parquet and CSV.gz) for throughput checks; not committed.
-fn big(rows: usize, dir: &Path) {
-    fs::create_dir_all(dir).expect("mkdir");
+fn big(rows: usize, dir: &Path) -> Result<(), GenError> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
     let base = build(&Dataset {
         name: "big",
         seed: 42,
@@ -1366,7 +1446,8 @@ fn big(rows: usize, dir: &Path) {
         &recs,
         &[],
         128 * 1024,
-    );
-    write_csv(&dir.join("cur2-big.csv.gz"), &layout, &recs, &[], true);
+    )?;
+    write_csv(&dir.join("cur2-big.csv.gz"), &layout, &recs, &[], true)?;
     println!("wrote {rows} rows to {}", dir.display());
+    Ok(())
 }
