@@ -317,38 +317,19 @@ fn substitute_variables(format: &str) -> (String, Vec<String>) {
     let mut rest = format;
     while let Some(c) = rest.chars().next() {
         if c == '$' {
-            let after = &rest[1..];
-            let (braced, body) = match after.strip_prefix('{') {
-                Some(b) => (true, b),
-                None => (false, after),
-            };
-            if let Some(name_start) = body.strip_prefix("context.") {
-                let len = if braced {
-                    name_start.find('}')
+            if let Some((name, consumed)) = tollgate_types::context_ref(&rest[1..]) {
+                let placeholder = format!("{PLACEHOLDER}{}@@", vars.len());
+                vars.push(name.to_owned());
+                if in_string {
+                    out.push_str(&placeholder);
                 } else {
-                    let mut len = name_start
-                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
-                        .unwrap_or(name_start.len());
-                    while len > 0 && name_start.as_bytes()[len - 1] == b'.' {
-                        len -= 1;
-                    }
-                    Some(len)
-                };
-                if let Some(len) = len.filter(|l| *l > 0) {
-                    let placeholder = format!("{PLACEHOLDER}{}@@", vars.len());
-                    vars.push(name_start[..len].to_owned());
-                    if in_string {
-                        out.push_str(&placeholder);
-                    } else {
-                        out.push('"');
-                        out.push_str(&placeholder);
-                        out.push('"');
-                    }
-                    let consumed = 1 + usize::from(braced) * 2 + "context.".len() + len;
-                    rest = &rest[consumed..];
-                    escaped = false;
-                    continue;
+                    out.push('"');
+                    out.push_str(&placeholder);
+                    out.push('"');
                 }
+                rest = &rest[1 + consumed..];
+                escaped = false;
+                continue;
             }
         }
         if in_string {

@@ -43,31 +43,13 @@ impl LogFormat {
         while let Some(pos) = rest.find('$') {
             lit.push_str(&rest[..pos]);
             let after = &rest[pos + 1..];
-            let (braced, body) = match after.strip_prefix('{') {
-                Some(b) => (true, b),
-                None => (false, after),
-            };
-            if let Some(name_start) = body.strip_prefix("context.") {
-                let len = if braced {
-                    name_start.find('}')
-                } else {
-                    let mut len = name_start
-                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
-                        .unwrap_or(name_start.len());
-                    while len > 0 && name_start.as_bytes()[len - 1] == b'.' {
-                        len -= 1;
-                    }
-                    Some(len)
-                };
-                if let Some(len) = len.filter(|l| *l > 0) {
-                    if !lit.is_empty() {
-                        parts.push(Part::Literal(std::mem::take(&mut lit)));
-                    }
-                    parts.push(Part::Var(name_start[..len].to_string()));
-                    let consumed = 1 + usize::from(braced) * 2 + "context.".len() + len;
-                    rest = &rest[pos + consumed..];
-                    continue;
+            if let Some((name, consumed)) = tollgate_types::context_ref(after) {
+                if !lit.is_empty() {
+                    parts.push(Part::Literal(std::mem::take(&mut lit)));
                 }
+                parts.push(Part::Var(name.to_string()));
+                rest = &after[consumed..];
+                continue;
             }
             lit.push('$');
             rest = after;
