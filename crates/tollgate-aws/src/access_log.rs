@@ -351,71 +351,7 @@ fn substitute_variables(format: &str) -> (String, Vec<String>) {
 
 /// `22/Nov/2026:05:01:02 +0000` (CLF, `$context.requestTime`) as Unix seconds.
 pub fn parse_clf_time(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (date_time, offset) = match s.split_once(' ') {
-        Some((dt, off)) => (dt, Some(off.trim())),
-        None => (s, None),
-    };
-    let mut parts = date_time.splitn(3, '/');
-    let day: u32 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let mut rest = parts.next()?.split(':');
-    let year: i64 = rest.next()?.parse().ok()?;
-    let h: i64 = rest.next()?.parse().ok()?;
-    let m: i64 = rest.next()?.parse().ok()?;
-    let sec: i64 = rest.next()?.parse().ok()?;
-    if rest.next().is_some()
-        || !(1..=31).contains(&day)
-        || !(0..24).contains(&h)
-        || !(0..60).contains(&m)
-        || !(0..=60).contains(&sec)
-    {
-        return None;
-    }
-    let off_secs = match offset {
-        None => 0,
-        Some(o) => {
-            let (sign, digits) = match o.as_bytes().first()? {
-                b'+' => (1, &o[1..]),
-                b'-' => (-1, &o[1..]),
-                _ => return None,
-            };
-            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let oh: i64 = digits[..2].parse().ok()?;
-            let om: i64 = digits[2..].parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + h * 3600 + m * 60 + sec - off_secs)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    tollgate_types::time_fmt::parse_clf(s).map(|t| t.unix_timestamp())
 }
 
 /// What the meter needs besides the lines.

@@ -11,6 +11,16 @@ pub fn clf(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// Reads a CLF time (`22/Nov/2026:06:01:02 +0100`, as `$context.requestTime` writes it, with
+/// any offset) back; `None` for anything else.
+pub fn parse_clf(s: &str) -> Option<OffsetDateTime> {
+    let fmt = format_description!(
+        "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] \
+         [offset_hour sign:mandatory][offset_minute]"
+    );
+    OffsetDateTime::parse(s.trim(), &fmt).ok()
+}
+
 /// Milliseconds since the Unix epoch (`$context.requestTimeEpoch`, `timeEpoch`).
 pub fn epoch_millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
@@ -26,5 +36,6 @@ mod tests {
         let t = OffsetDateTime::from_unix_timestamp(1584039838).expect("valid");
         assert_eq!(clf(t), "12/Mar/2020:19:03:58 +0000");
         assert_eq!(epoch_millis(t), 1_584_039_838_000);
+        assert_eq!(parse_clf(&clf(t)), Some(t));
     }
 }
