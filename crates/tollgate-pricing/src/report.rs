@@ -35,6 +35,7 @@ use crate::meter::{display_cost, display_exact};
 use crate::{
     attribute, blended_rate, CacheSize, Catalog, FreeTier, Line, Meter, PricingError, CURRENCY,
 };
+use tollgate_types::time_fmt::rfc3339;
 
 // === Period ===
 
@@ -256,18 +257,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 fn days_in_month(year: i64, month: u32) -> u32 {
     let m = YearMonth { year, month };
     ((m.next().start() - m.start()) / DAY) as u32
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339 / ISO 8601, UTC).
-fn rfc3339(ts: i64) -> String {
-    let (y, mo, d) = civil_from_days(ts.div_euclid(DAY));
-    let secs = ts.rem_euclid(DAY);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 /// Parses the forms [`Period::parse`] accepts.

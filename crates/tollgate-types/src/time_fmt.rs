@@ -21,6 +21,17 @@ pub fn parse_clf(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s.trim(), &fmt).ok()
 }
 
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC); the number itself if out of range.
+pub fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}
+
 /// Milliseconds since the Unix epoch (`$context.requestTimeEpoch`, `timeEpoch`).
 pub fn epoch_millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
@@ -37,5 +48,7 @@ mod tests {
         assert_eq!(clf(t), "12/Mar/2020:19:03:58 +0000");
         assert_eq!(epoch_millis(t), 1_584_039_838_000);
         assert_eq!(parse_clf(&clf(t)), Some(t));
+        assert_eq!(rfc3339(1_584_039_838), "2020-03-12T19:03:58Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }
 }

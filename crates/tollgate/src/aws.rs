@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tollgate_aws::{AwsError, BillReader, Malformed, ReadOptions, ReadReport, Sum};
 use tollgate_store::{BillLedger, ImportMeta, ImportOutcome, ImportRecord, Supersession};
+use tollgate_types::time_fmt::rfc3339;
 
 #[derive(Subcommand, Debug)]
 pub enum AwsCommand {
@@ -622,16 +623,6 @@ fn container_label(container: &str) -> &str {
         "parquet" => "Parquet",
         other => other,
     }
-}
-
-fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
 }
 
 fn record_json(status: &str, r: &ImportRecord) -> serde_json::Map<String, Value> {

@@ -18,6 +18,7 @@ use tollgate_pricing::{
 use tollgate_store::{BillDimension, BillLedger, BillQuery, BillRow};
 
 use crate::cost::{Format, PriceArgs};
+use tollgate_types::time_fmt::rfc3339;
 
 /// The imported AWS bill for a period.
 #[derive(Args, Debug)]
@@ -382,16 +383,6 @@ fn to_json(
         });
     }
     v
-}
-
-fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
 }
 
 fn to_csv(names: &[String], rows: &[Row], reprice: bool) -> anyhow::Result<String> {

@@ -9,6 +9,7 @@ use tollgate_analytics::simulate::{ScenarioSpec, SimConfig, Simulation};
 use tollgate_pricing::report::Period;
 use tollgate_pricing::{display_cost, Catalog};
 use tollgate_store::{OpenMode, StoreUrl};
+use tollgate_types::time_fmt::rfc3339;
 
 /// Write a realistic period of usage into a ledger, with injectable anomalies, and their
 /// ground truth as JSON next to the store.
@@ -116,12 +117,6 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
     }
     eprintln!("ground truth: {}", truth_path.display());
     Ok(())
-}
-
-fn rfc3339(ts: i64) -> String {
-    Period::new(ts, ts + 1)
-        .map(|p| p.start_rfc3339())
-        .unwrap_or_else(|_| ts.to_string())
 }
 
 /// `YYYY-MM-DD` → its UTC midnight.

@@ -30,6 +30,7 @@ use tollgate_pricing::{Catalog, FreeTier, PricingError};
 
 use crate::forecast::{display_money, to_f64, ForecastError};
 use crate::source::{CostSource, MeteredCosts, METER};
+use tollgate_types::time_fmt::rfc3339;
 
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
@@ -628,10 +629,6 @@ fn cause(source: &mut dyn CostSource, a: &Hourly) -> Result<Vec<Cause>, AnomalyE
     }
     ranked.sort_by(|x, y| y.0.total_cmp(&x.0));
     Ok(ranked.into_iter().take(3).map(|(_, c)| c).collect())
-}
-
-fn rfc3339(ts: i64) -> String {
-    crate::simulate::rfc3339(ts)
 }
 
 impl Anomalies {

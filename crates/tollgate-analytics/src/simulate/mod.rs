@@ -52,6 +52,7 @@ pub use scenario::{Scenario, ScenarioKind, ScenarioSpec};
 pub use truth::{ExpectedAdvice, GroundTruth, TruthEntry};
 
 use scenario::Effect;
+pub(crate) use tollgate_types::time_fmt::rfc3339;
 use workload::{Api, ApiKind, Route, APIS, STATUS_MIX};
 
 pub(crate) const HOUR: i64 = 3_600;
@@ -740,13 +741,6 @@ fn count(expected: f64, rng: &mut ChaCha8Rng) -> u64 {
     } else {
         v.round() as u64
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ`.
-pub(crate) fn rfc3339(ts: i64) -> String {
-    Period::new(ts, ts + 1)
-        .map(|p| p.start_rfc3339())
-        .unwrap_or_else(|_| ts.to_string())
 }
 
 /// `YYYY-MM` of an instant.
