@@ -69,6 +69,46 @@ pub struct WsEvent {
 }
 
 impl Context {
+    /// A request's (or WebSocket event's) context before anything but its id, time, account,
+    /// client and initial meter reason is known: `GET`, no path, HTTP/1.1, no outcome yet. The
+    /// request path and the WebSocket events fill in the rest (`Context { …, ..Context::new(…) }`).
+    pub fn new(
+        request_id: RequestId,
+        request_time: SystemTime,
+        account_id: Arc<str>,
+        source_ip: IpAddr,
+        reason: Reason,
+    ) -> Context {
+        Context {
+            request_id,
+            request_time,
+            account_id,
+            api_id: None,
+            stage: None,
+            route_key: None,
+            method: Method::GET,
+            path: String::new(),
+            version: Version::HTTP_11,
+            source_ip,
+            user_agent: None,
+            domain_name: None,
+            request_bytes: 0,
+            status: 0,
+            response_length: 0,
+            integration_latency_ms: None,
+            integration_status: None,
+            integration_error: None,
+            response_latency_ms: 0,
+            error: None,
+            slot: SlotRef::NoApi,
+            api_key: None,
+            principal: None,
+            authorizer_error: None,
+            reason,
+            ws: None,
+        }
+    }
+
     /// The value of `$context.<name>`, or `None` when it is unknown or not set for this request
     /// (the access log prints `-`, as AWS does).
     pub fn var(&self, name: &str) -> Option<Cow<'_, str>> {

@@ -238,32 +238,18 @@ impl Gateway {
         let start = Instant::now();
         let rt = self.runtime.load_full();
         let ctx = Box::new(Context {
-            request_id: self.ids.next_id(),
-            request_time: SystemTime::now(),
-            account_id: Arc::clone(&rt.account_id),
-            api_id: None,
-            stage: None,
-            route_key: None,
             method: req.method().clone(),
             path: req.uri().path().to_owned(),
             version: req.version(),
-            source_ip: peer.addr.ip(),
             user_agent: req.headers().get(header::USER_AGENT).cloned(),
             domain_name: req.headers().get(header::HOST).cloned(),
-            request_bytes: 0,
-            status: 0,
-            response_length: 0,
-            integration_latency_ms: None,
-            integration_status: None,
-            integration_error: None,
-            response_latency_ms: 0,
-            error: None,
-            slot: SlotRef::NoApi,
-            api_key: None,
-            principal: None,
-            authorizer_error: None,
-            reason: Reason::ClientClosed,
-            ws: None,
+            ..Context::new(
+                self.ids.next_id(),
+                SystemTime::now(),
+                Arc::clone(&rt.account_id),
+                peer.addr.ip(),
+                Reason::ClientClosed,
+            )
         });
         // If the client goes away, hyper drops this future mid-way; the guard still logs,
         // counts and meters the request (status 499, nginx's "client closed request").

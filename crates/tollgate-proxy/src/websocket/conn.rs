@@ -487,34 +487,12 @@ impl ConnTask {
 
     /// `$context` for an event of this connection.
     fn context(&self, event_type: &'static str, message: bool, now: SystemTime) -> Context {
-        let (api, art) = self.rt.api(self.api_idx);
-        let _ = api;
+        let (_, art) = self.rt.api(self.api_idx);
         Context {
-            request_id: self.gw.next_request_id(),
-            request_time: now,
-            account_id: Arc::clone(&self.rt.account_id),
             api_id: Some(Arc::clone(&art.id)),
             stage: Some(Arc::clone(&self.conn.stage)),
-            route_key: None,
-            method: http::Method::GET,
-            path: String::new(),
-            version: http::Version::HTTP_11,
-            source_ip: self.conn.source_ip,
-            user_agent: None,
             domain_name: self.domain_header.clone(),
-            request_bytes: 0,
             status: 200,
-            response_length: 0,
-            integration_latency_ms: None,
-            integration_status: None,
-            integration_error: None,
-            response_latency_ms: 0,
-            error: None,
-            slot: SlotRef::NoApi,
-            api_key: None,
-            principal: None,
-            authorizer_error: None,
-            reason: Reason::Websocket,
             ws: Some(WsEvent {
                 connection_id: Arc::clone(&self.conn.id),
                 connected_at: self.conn.connected_ms,
@@ -522,6 +500,13 @@ impl ConnTask {
                 message_id: message.then(|| self.gw.next_request_id()),
                 api_key: self.conn.api_key.clone(),
             }),
+            ..Context::new(
+                self.gw.next_request_id(),
+                now,
+                Arc::clone(&self.rt.account_id),
+                self.conn.source_ip,
+                Reason::Websocket,
+            )
         }
     }
 

@@ -219,34 +219,13 @@ mod tests {
         ];
         let empty = http::HeaderMap::new();
         let vars = std::collections::BTreeMap::new();
-        let ctx = crate::context::Context {
-            request_id: tollgate_types::RequestIdGenerator::new().next_id(),
-            request_time: std::time::SystemTime::now(),
-            account_id: std::sync::Arc::from("123456789012"),
-            api_id: None,
-            stage: None,
-            route_key: None,
-            method: http::Method::GET,
-            path: String::new(),
-            version: http::Version::HTTP_11,
-            source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
-            user_agent: None,
-            domain_name: None,
-            request_bytes: 0,
-            status: 0,
-            response_length: 0,
-            integration_latency_ms: None,
-            integration_status: None,
-            integration_error: None,
-            response_latency_ms: 0,
-            error: None,
-            slot: crate::runtime::SlotRef::NoApi,
-            api_key: None,
-            principal: None,
-            authorizer_error: None,
-            reason: tollgate_types::usage::Reason::Websocket,
-            ws: None,
-        };
+        let ctx = crate::context::Context::new(
+            tollgate_types::RequestIdGenerator::new().next_id(),
+            std::time::SystemTime::now(),
+            std::sync::Arc::from("123456789012"),
+            std::net::IpAddr::from([127, 0, 0, 1]),
+            tollgate_types::usage::Reason::Websocket,
+        );
         for t in &templates {
             let sel = Selector::new(t);
             assert!(matches!(sel, Selector::TopLevel { .. }), "{t:?}");
