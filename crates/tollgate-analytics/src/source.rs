@@ -150,13 +150,17 @@ impl CostSource for MeteredCosts<'_> {
 /// a line counted in the span its usage starts in.
 pub struct BillCosts<'a> {
     ledger: &'a mut dyn BillLedger,
-    /// The tag keys and cost category names of the imported lines, as dimensions, read once.
-    tags: Option<Vec<String>>,
+    /// The imported lines' tags and cost categories as dimensions (`tag:team`,
+    /// `cost_category:CostCenter`), read once.
+    allocation_dims: Option<Vec<String>>,
 }
 
 impl<'a> BillCosts<'a> {
     pub fn new(ledger: &'a mut dyn BillLedger) -> Self {
-        BillCosts { ledger, tags: None }
+        BillCosts {
+            ledger,
+            allocation_dims: None,
+        }
     }
 }
 
@@ -204,10 +208,10 @@ impl CostSource for BillCosts<'_> {
             .to_vec();
         // Cost-allocation tags and cost categories too (a team's spend); without them if they
         // cannot be listed.
-        if self.tags.is_none() {
+        if self.allocation_dims.is_none() {
             let tags = self.ledger.bill_tag_names(i64::MIN, i64::MAX).ok();
             let categories = self.ledger.bill_category_names(i64::MIN, i64::MAX).ok();
-            self.tags = Some(
+            self.allocation_dims = Some(
                 tags.into_iter()
                     .flatten()
                     .map(|t| format!("tag:{t}"))
@@ -220,7 +224,7 @@ impl CostSource for BillCosts<'_> {
                     .collect(),
             );
         }
-        dims.extend(self.tags.iter().flatten().cloned());
+        dims.extend(self.allocation_dims.iter().flatten().cloned());
         dims
     }
 

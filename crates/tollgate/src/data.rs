@@ -25,12 +25,8 @@ pub enum DataChoice {
 impl DataChoice {
     /// Parses the admin API's `data=` value.
     pub fn parse(s: &str) -> Result<DataChoice, String> {
-        match s {
-            "auto" => Ok(DataChoice::Auto),
-            "metered" => Ok(DataChoice::Metered),
-            "bill" => Ok(DataChoice::Bill),
-            other => Err(format!("data: `{other}`: expected auto, metered or bill")),
-        }
+        <DataChoice as ValueEnum>::from_str(s, false)
+            .map_err(|_| format!("data: `{s}`: expected auto, metered or bill"))
     }
 }
 
