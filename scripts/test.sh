@@ -15,6 +15,8 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 # examples/mint-token.sh signs the auth example's demo tokens with openssl.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# The AWS import's progress-bar test runs the binary on a pseudo-terminal with `script`.
+command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
 # SigV4 tests sign requests with botocore, installed into a venv below.
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)

@@ -194,3 +194,27 @@ fn dry_run_writes_nothing() {
     assert!(out.status.success());
     assert!(!db.exists());
 }
+
+/// On a terminal the import draws a progress bar per file (its name, a bar, bytes read), on
+/// stderr; `script` (util-linux, installed by the test command) gives the binary a pseudo-
+/// terminal, stdout goes to /dev/null.
+#[test]
+fn a_terminal_gets_a_progress_bar() {
+    let file = fixture("cur2-2026-09.parquet");
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let command = format!(
+        "{} aws import --dry-run {} > /dev/null",
+        quote(support::binary()),
+        quote(&file)
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("`script` (util-linux) runs");
+    assert!(out.status.success(), "{out:?}");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        screen.contains(&format!("{file} [")) && screen.contains(" KiB/"),
+        "no bar drawn: {screen}"
+    );
+}
